@@ -1,0 +1,1 @@
+"""HTTP surface: parse, call a service, format. No SQL here."""

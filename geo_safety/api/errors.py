@@ -1,0 +1,33 @@
+"""One table from domain error to HTTP status; 5xx are logged once and answered generically."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from geo_safety.errors import Conflict, DatabaseUnavailable, GeoSafetyError, InvalidInput, NotFound
+
+log = logging.getLogger("geo_safety.api")
+
+STATUS: list[tuple[type[GeoSafetyError], int]] = [
+    (NotFound, 404),
+    (Conflict, 409),
+    (InvalidInput, 422),
+    (DatabaseUnavailable, 503),
+]
+
+
+def status_for(exc: GeoSafetyError) -> int:
+    return next((code for kind, code in STATUS if isinstance(exc, kind)), 500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(GeoSafetyError)
+    async def _domain(request: Request, exc: GeoSafetyError) -> JSONResponse:
+        code = status_for(exc)
+        headers = {"Retry-After": "5"} if code == 503 else None
+        if code >= 500:
+            log.error("%s %s failed: %s", request.method, request.url.path, exc)
+        return JSONResponse({"detail": str(exc)}, status_code=code, headers=headers)

@@ -1,0 +1,195 @@
+"""``geo-safety``: run the service, manage the local database, load files, generate the sample."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from geo_safety.errors import GeoSafetyError
+from geo_safety.settings import Settings, get_settings
+
+
+def _engine(settings: Settings):
+    from geo_safety.db import make_engine
+
+    return make_engine(settings)
+
+
+# -- db ------------------------------------------------------------------------------------------------
+def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
+    from geo_safety import migrate
+    from geo_safety.localdb import LocalCluster
+
+    external = bool(settings.database_url)
+    cluster = LocalCluster(settings)
+    if args.action == "start":
+        if external:
+            print("GEO_SAFETY_DATABASE_URL is set: the database is external; nothing to start.")
+            return 0
+        cluster.start()
+        print(f"local database running on 127.0.0.1:{cluster.credentials().port} (data in {cluster.data_dir})")
+    elif args.action == "stop":
+        if external:
+            print("GEO_SAFETY_DATABASE_URL is set: the database is external; nothing to stop.")
+            return 0
+        print("local database stopped" if cluster.stop() else "local database was not running")
+    elif args.action == "status":
+        if external:
+            print(f"external database: {_redact(settings.database_url or '')}")
+        elif not cluster.is_initialised():
+            print("local database not created yet (run `geo-safety db start`)")
+            return 3
+        else:
+            running = cluster.is_running()
+            print(f"local database {'running' if running else 'stopped'} (data in {cluster.data_dir})")
+            if not running:
+                return 3
+        print(f"schema revision: {migrate.current(_engine(settings)) or 'none (run `geo-safety db migrate`)'}")
+    elif args.action == "url":
+        from geo_safety.db import database_url
+
+        print(database_url(settings))
+    elif args.action == "migrate":
+        migrate.upgrade(_engine(settings))
+        print(f"schema at revision {migrate.current(_engine(settings))}")
+    return 0
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+# -- loading -------------------------------------------------------------------------------------------
+def _parse_map(pairs: Sequence[str]) -> dict[str, str]:
+    rename: dict[str, str] = {}
+    for pair in pairs:
+        source, sep, dest = pair.partition("=")
+        if not sep or not source or not dest:
+            raise GeoSafetyError(f"--map takes SRC=DEST, got {pair!r}")
+        rename[source] = dest
+    return rename
+
+
+def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
+    from geo_safety.services.imports import load_file
+
+    result = load_file(
+        _engine(settings),
+        args.layer,
+        Path(args.file),
+        datum=args.datum,
+        mode=args.mode,
+        rename=_parse_map(args.map),
+        repair=args.repair,
+        encoding=args.encoding,
+        chunk_rows=settings.import_chunk_rows,
+        progress=sys.stderr.isatty(),
+    )
+    print(result.summary())
+    return 0
+
+
+def cmd_boundaries(args: argparse.Namespace, settings: Settings) -> int:
+    from geo_safety.services.bundled import load_boundaries
+
+    print(load_boundaries(_engine(settings), settings.data_dir).summary())
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace, settings: Settings) -> int:
+    if args.action == "generate":
+        from geo_safety.services.sample import generate
+
+        counts = generate(
+            Path(args.out), settings.data_dir, scale=args.scale, seed=args.seed, premises_format=args.premises_format
+        )
+        print(json.dumps(counts, ensure_ascii=False))
+        return 0
+    from geo_safety.services.bundled import load_sample
+
+    results = load_sample(
+        _engine(settings), settings.data_dir, only_if_empty=args.if_empty, progress=sys.stderr.isatty()
+    )
+    if not results:
+        print("the database already holds data; sample not loaded (drop --if-empty to load it anyway)")
+    for result in results:
+        print(result.summary())
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from geo_safety.api.app import create_app
+
+    base = f"http://{args.host}:{args.port}"
+    print(f"geo_safety serving on {base}  (health: {base}/health, API docs: {base}/docs)", flush=True)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+# -- parser ---------------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    from geo_safety.crs import Datum
+    from geo_safety.layers import LAYERS
+    from geo_safety.services.imports import MODES
+    from geo_safety.services.sample import SCALES
+
+    parser = argparse.ArgumentParser(prog="geo-safety", description="Campus-safety GIS service.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    db = sub.add_parser("db", help="the database: start|stop|status|url|migrate")
+    db.add_argument("action", choices=["start", "stop", "status", "url", "migrate"])
+    db.set_defaults(func=cmd_db)
+
+    load = sub.add_parser("load", help="load a GeoJSON, GeoPackage, zipped Shapefile, KML or CSV file into a layer")
+    load.add_argument("layer", choices=list(LAYERS))
+    load.add_argument("file")
+    load.add_argument(
+        "--datum",
+        required=True,
+        choices=[d.value for d in Datum],
+        help="datum of the file's coordinates (GCJ-02 for AMap/Tencent, BD-09 for Baidu)",
+    )
+    load.add_argument("--mode", default="append", choices=MODES)
+    load.add_argument("--map", action="append", default=[], metavar="SRC=DEST", help="rename a column")
+    load.add_argument("--repair", action="store_true", help="make invalid geometries valid (and count them)")
+    load.add_argument("--encoding", help="text encoding of a CSV or Shapefile, e.g. gbk")
+    load.set_defaults(func=cmd_load)
+
+    boundaries = sub.add_parser("boundaries", help="load the bundled Beihai district boundaries")
+    boundaries.add_argument("action", choices=["load"])
+    boundaries.set_defaults(func=cmd_boundaries)
+
+    sample = sub.add_parser("sample", help="load or generate the synthetic sample")
+    sample.add_argument("action", choices=["load", "generate"])
+    sample.add_argument("--if-empty", action="store_true", help="load only into a database without schools")
+    sample.add_argument("--scale", default="sample", choices=list(SCALES))
+    sample.add_argument("--seed", type=int, default=20261101)
+    sample.add_argument("--out", default="sample-out")
+    sample.add_argument("--premises-format", default="csv", choices=["csv", "gpkg"])
+    sample.set_defaults(func=cmd_sample)
+
+    serve = sub.add_parser("serve", help="serve the web app and API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args, get_settings()) or 0)
+    except GeoSafetyError as exc:
+        print(f"geo-safety: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""Engine and sessions. Nothing connects at import: callers pass the settings they want."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from geo_safety.errors import DatabaseUnavailable
+from geo_safety.settings import Settings
+
+
+def database_url(settings: Settings) -> str:
+    """The URL to use: the external server if configured, otherwise the project-local cluster's."""
+    if settings.database_url:
+        return settings.database_url
+    from geo_safety.localdb import LocalCluster  # local import: only needed for the embedded default
+
+    cluster = LocalCluster(settings)
+    if not cluster.is_initialised():
+        raise DatabaseUnavailable(
+            "no GEO_SAFETY_DATABASE_URL and the local database is not set up; run `geo-safety db start`"
+        )
+    return cluster.url()
+
+
+def make_engine(settings: Settings, **kwargs) -> Engine:
+    """A pooled engine; ``pool_pre_ping`` so a restarted database is picked up without a restart."""
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(database_url(settings), **kwargs)
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+@contextmanager
+def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One transaction: commit on success, roll back on any error."""
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()

@@ -1,0 +1,58 @@
+"""Domain errors with a message a person can act on. No HTTP here: the API maps them to status codes."""
+
+from __future__ import annotations
+
+
+class GeoSafetyError(Exception):
+    """Base class: ``str(err)`` is the user-facing message."""
+
+
+class NotFound(GeoSafetyError):
+    """A named object does not exist."""
+
+
+class Conflict(GeoSafetyError):
+    """The write clashes with what is stored (duplicate id, stale version)."""
+
+
+class InvalidInput(GeoSafetyError):
+    """Input that can never be accepted as it is."""
+
+
+class InvalidGeometry(InvalidInput):
+    """A geometry that is empty, of the wrong type, has non-finite coordinates or is not valid."""
+
+
+class UnknownCategory(InvalidInput):
+    """A value outside a closed list (school kind, premises category, hazard kind, result)."""
+
+
+class OutsideServiceArea(InvalidInput):
+    """A location outside every district of the service area."""
+
+
+class ImportRejected(InvalidInput):
+    """A file import that was rejected as a whole; names the file, row, id and field."""
+
+    def __init__(
+        self,
+        file: str,
+        problem: str,
+        *,
+        row: int | None = None,
+        feature_id: str | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.file, self.problem, self.row, self.feature_id, self.field = file, problem, row, feature_id, field
+        where = [file]
+        if row is not None:
+            where.append(f"row {row}")
+        if feature_id is not None:
+            where.append(f"id {feature_id!r}")
+        if field is not None:
+            where.append(f"field {field!r}")
+        super().__init__(f"{', '.join(where)}: {problem}. Nothing was loaded.")
+
+
+class DatabaseUnavailable(GeoSafetyError):
+    """The database cannot be reached or started."""

@@ -1,0 +1,1 @@
+"""Use cases: each owns its transaction, calls queries and applies the rules."""

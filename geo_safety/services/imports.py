@@ -1,0 +1,332 @@
+"""File → validated chunks → COPY into a staging table → one statement into the layer. All or nothing.
+
+Everything happens in one transaction: a bad row anywhere in the file (found in Python while
+streaming, or by the database at the end) rolls back the whole load, so the tables are exactly
+as before. Chunks are streamed, so memory stays bounded for millions of rows.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import shapely
+from psycopg import errors as pg_errors
+from psycopg import sql
+from sqlalchemy import Connection, Engine, text
+from tqdm import tqdm
+
+from geo_safety.area import ServiceArea
+from geo_safety.crs import Datum, parse_datum
+from geo_safety.errors import ImportRejected, InvalidInput
+from geo_safety.layers import LayerSpec, get_layer
+from geo_safety.services.readers import FileReader
+from geo_safety.services.validate import ChunkValidator
+
+MODES = ("append", "upsert", "replace")
+_SQL_TYPES = {
+    "text": "text",
+    "int": "integer",
+    "float": "double precision",
+    "bool": "boolean",
+    "date": "date",
+    "datetime": "timestamptz",
+    "json": "jsonb",
+}
+
+
+@dataclass
+class ImportResult:
+    layer: str
+    file_name: str
+    datum: str
+    mode: str
+    rows_read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+    repaired: int = 0
+    seconds: float = 0.0
+    ignored_columns: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        parts = [
+            f"{self.layer}: {self.rows_read:,} rows read from {self.file_name} ({self.datum})",
+            f"{self.inserted:,} inserted",
+            f"{self.updated:,} updated",
+            f"{self.deleted:,} removed",
+        ]
+        if self.repaired:
+            parts.append(f"{self.repaired:,} geometries repaired")
+        line = ", ".join(parts) + f" in {self.seconds:.1f} s"
+        if self.ignored_columns:
+            line += f"\n  columns not used: {', '.join(sorted(self.ignored_columns))}"
+        return line
+
+
+def load_service_area(conn: Connection, margin_m: float = 250.0) -> ServiceArea:
+    rows = conn.execute(text("SELECT code, ST_AsBinary(geom) FROM districts ORDER BY code")).all()
+    return ServiceArea([r[0] for r in rows], [shapely.from_wkb(bytes(r[1])) for r in rows], margin_m)
+
+
+def load_file(
+    engine: Engine,
+    layer_name: str,
+    path: Path | str,
+    *,
+    datum: Datum | str,
+    mode: str = "append",
+    rename: dict[str, str] | None = None,
+    repair: bool = False,
+    encoding: str | None = None,
+    chunk_rows: int = 100_000,
+    progress: bool = False,
+    imported_by: str | None = None,
+) -> ImportResult:
+    """Load ``path`` into ``layer_name``; raises :class:`ImportRejected` and changes nothing on bad input."""
+    started = time.perf_counter()
+    path = Path(path)
+    try:
+        layer = get_layer(layer_name)
+        datum = parse_datum(datum)
+    except (KeyError, ValueError) as exc:
+        raise InvalidInput(str(exc.args[0])) from exc
+    if mode not in MODES:
+        raise InvalidInput(f"unknown mode {mode!r}; use one of: {', '.join(MODES)}")
+    if layer.name == "inspections" and mode != "append":
+        raise InvalidInput("inspection records are a ledger: they can only be appended (--mode append)")
+    reader = FileReader(path, chunk_rows=chunk_rows, encoding=encoding)
+    result = ImportResult(layer.name, reader.name, datum.value, mode)
+    with engine.begin() as conn:
+        area = load_service_area(conn) if layer.assign_district else None
+        validator = ChunkValidator(reader.name, layer, datum, area, rename=rename or {}, repair=repair)
+        staging = _Staging(conn, layer)
+        seen: dict[str, int] = {}
+        bar = tqdm(total=reader.total, unit=" rows", disable=not progress, desc=f"loading {layer.name}")
+        for chunk in reader.chunks():
+            frame = validator.convert(chunk)
+            if layer.key != "row":
+                _check_duplicates(frame, layer.key, seen, reader.name)
+            staging.copy(frame)
+            result.rows_read += len(frame)
+            bar.update(len(frame))
+        bar.close()
+        result.repaired = validator.repaired
+        result.ignored_columns = sorted(validator.ignored_columns)
+        try:
+            inserted, updated, deleted = staging.apply(mode, reader.name)
+        except pg_errors.IntegrityError as exc:  # a rule only the database knows (should be rare)
+            raise ImportRejected(reader.name, f"rejected by the database: {exc.diag.message_primary}") from exc
+        result.inserted, result.updated, result.deleted = inserted, updated, deleted
+        conn.execute(
+            text(
+                """INSERT INTO import_runs (layer, file_name, datum, mode, rows_read, inserted, updated, deleted,
+                   repaired, imported_by)
+                   VALUES (:layer, :file, :datum, :mode, :rows, :ins, :upd, :del, :rep, :by)"""
+            ),
+            {
+                "layer": layer.name,
+                "file": reader.name,
+                "datum": datum.value,
+                "mode": mode,
+                "rows": result.rows_read,
+                "ins": inserted,
+                "upd": updated,
+                "del": deleted,
+                "rep": result.repaired,
+                "by": imported_by,
+            },
+        )
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _check_duplicates(frame: pd.DataFrame, key: str, seen: dict[str, int], file_name: str) -> None:
+    keys = frame[key].astype(str)
+    dup_in_chunk = keys.duplicated()
+    if dup_in_chunk.any():
+        row = int(dup_in_chunk.idxmax())
+        first = int(keys.index[(keys == keys[row]).to_numpy()][0])
+        raise ImportRejected(file_name, f"duplicate id (also in row {first})", row=row, feature_id=keys[row], field=key)
+    for row, value in keys.items():
+        earlier = seen.setdefault(value, int(row))
+        if earlier != row:
+            raise ImportRejected(
+                file_name, f"duplicate id (also in row {earlier})", row=int(row), feature_id=value, field=key
+            )
+
+
+class _Staging:
+    """A temporary table shaped like the file's canonical columns, filled by COPY."""
+
+    def __init__(self, conn: Connection, layer: LayerSpec) -> None:
+        self.conn, self.layer = conn, layer
+        self.raw = conn.connection.driver_connection  # the psycopg connection, same transaction
+        columns = [("row_no", "integer")] + [(f.name, _SQL_TYPES[f.kind]) for f in layer.fields]
+        if layer.geometry:
+            columns.append(("geometry", f"geometry({layer.geometry}, 4326)"))
+            if layer.assign_district:
+                columns.append(("district_code", "text"))
+        self.columns = [name for name, _ in columns]
+        definition = sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in columns)
+        self.raw.execute(sql.SQL("CREATE TEMP TABLE staging ({}) ON COMMIT DROP").format(definition))
+
+    def copy(self, frame: pd.DataFrame) -> None:
+        out = frame.copy()
+        out.insert(0, "row_no", frame.index.to_numpy())
+        if "geometry" in out.columns:
+            geoms = shapely.set_srid(out["geometry"].to_numpy(), 4326)
+            out["geometry"] = shapely.to_wkb(geoms, hex=True, include_srid=True)
+        buffer = io.StringIO()
+        out[self.columns].to_csv(buffer, header=False, index=False, na_rep="")
+        statement = sql.SQL("COPY staging ({}) FROM STDIN (FORMAT csv)").format(
+            sql.SQL(", ").join(map(sql.Identifier, self.columns))
+        )
+        with self.raw.cursor().copy(statement) as copy:
+            copy.write(buffer.getvalue())
+
+    def _first(self, query: str) -> tuple | None:
+        return self.raw.execute(query).fetchone()
+
+    def apply(self, mode: str, file_name: str) -> tuple[int, int, int]:
+        self.raw.execute("ANALYZE staging")
+        if self.layer.name == "inspections":
+            return self._apply_inspections(file_name)
+        if self.layer.update_only:
+            return self._apply_campuses(mode, file_name)
+        return self._apply_rows(mode, file_name)
+
+    def _target_columns(self) -> list[str]:
+        names = [f.name for f in self.layer.fields]
+        if self.layer.geometry:
+            names.append(self.layer.geometry_column or "geom")
+            if self.layer.assign_district:
+                names.append("district_code")
+        return names
+
+    def _apply_rows(self, mode: str, file_name: str) -> tuple[int, int, int]:
+        table, key = self.layer.table, self.layer.key
+        targets = self._target_columns()
+        sources = ["geometry" if c == self.layer.geometry_column else c for c in targets]
+        column_list = ", ".join(targets)
+        source_list = ", ".join(sources)
+        if mode == "append":
+            clash = self._first(
+                f"SELECT s.row_no, s.{key} FROM staging s JOIN {table} t ON t.{key} = s.{key} ORDER BY s.row_no LIMIT 1"
+            )
+            if clash:
+                raise ImportRejected(
+                    file_name,
+                    "duplicate id: already in the database (use --mode upsert to update)",
+                    row=clash[0],
+                    feature_id=clash[1],
+                    field=key,
+                )
+            cur = self.raw.execute(f"INSERT INTO {table} ({column_list}) SELECT {source_list} FROM staging")
+            return cur.rowcount, 0, 0
+        updates = [f"{c} = EXCLUDED.{c}" for c in targets if c != key]
+        if self.layer.table != "districts":
+            updates.append("updated_at = now()")
+        if table == "water_hazards":
+            updates += [f"version = {table}.version + 1", "deleted_at = NULL"]
+        inserted, updated = self._first(
+            f"""WITH written AS (
+                    INSERT INTO {table} ({column_list}) SELECT {source_list} FROM staging
+                    ON CONFLICT ({key}) DO UPDATE SET {", ".join(updates)}
+                    RETURNING (xmax = 0) AS is_new)
+                SELECT count(*) FILTER (WHERE is_new), count(*) FILTER (WHERE NOT is_new) FROM written"""
+        )
+        deleted = 0
+        if mode == "replace":
+            missing = f"NOT EXISTS (SELECT 1 FROM staging s WHERE s.{key} = {table}.{key})"
+            if table == "water_hazards":  # hazards are never deleted: they leave maps and stay in history
+                deleted = self.raw.execute(
+                    f"UPDATE {table} SET deleted_at = now(), version = version + 1 "
+                    f"WHERE deleted_at IS NULL AND {missing}"
+                ).rowcount
+            else:
+                try:
+                    with self.raw.transaction():
+                        deleted = self.raw.execute(f"DELETE FROM {table} WHERE {missing}").rowcount
+                except pg_errors.ForeignKeyViolation as exc:
+                    raise ImportRejected(
+                        file_name,
+                        f"--mode replace would delete {table} rows that other records still refer to "
+                        f"({exc.diag.message_detail}); use --mode upsert, or close them instead",
+                    ) from exc
+        return inserted, updated, deleted
+
+    def _apply_campuses(self, mode: str, file_name: str) -> tuple[int, int, int]:
+        unknown = self._first(
+            "SELECT s.row_no, s.id FROM staging s LEFT JOIN schools t ON t.id = s.id "
+            "WHERE t.id IS NULL ORDER BY s.row_no LIMIT 1"
+        )
+        if unknown:
+            raise ImportRejected(
+                file_name,
+                "unknown school id (load the schools first)",
+                row=unknown[0],
+                feature_id=unknown[1],
+                field="id",
+            )
+        far = self._first("""SELECT s.row_no, s.id FROM staging s JOIN schools t ON t.id = s.id
+                             WHERE NOT ST_DWithin(t.geom::geography, s.geometry::geography, 500)
+                             ORDER BY s.row_no LIMIT 1""")
+        if far:
+            raise ImportRejected(
+                file_name,
+                "campus lies more than 500 m from the school's gate (wrong school or datum?)",
+                row=far[0],
+                feature_id=far[1],
+                field="geometry",
+            )
+        updated = self.raw.execute(
+            "UPDATE schools SET campus = s.geometry, updated_at = now() FROM staging s WHERE schools.id = s.id"
+        ).rowcount
+        cleared = 0
+        if mode == "replace":
+            cleared = self.raw.execute(
+                "UPDATE schools SET campus = NULL, updated_at = now() WHERE campus IS NOT NULL "
+                "AND NOT EXISTS (SELECT 1 FROM staging s WHERE s.id = schools.id)"
+            ).rowcount
+        return 0, updated, cleared
+
+    def _apply_inspections(self, file_name: str) -> tuple[int, int, int]:
+        self.raw.execute("""
+            ALTER TABLE staging ADD premise_id text, ADD hazard_id text;
+            UPDATE staging s SET premise_id = p.id FROM premises p
+             WHERE p.id = s.target_id AND coalesce(s.target_type, 'premise') = 'premise';
+            UPDATE staging s SET hazard_id = h.id FROM water_hazards h
+             WHERE h.id = s.target_id AND coalesce(s.target_type, 'water_hazard') = 'water_hazard';""")
+        bad = self._first("""SELECT row_no, target_id, premise_id IS NOT NULL AND hazard_id IS NOT NULL FROM staging
+                             WHERE num_nonnulls(premise_id, hazard_id) <> 1 ORDER BY row_no LIMIT 1""")
+        if bad:
+            problem = (
+                "the id names both a premise and a water hazard; add target_type"
+                if bad[2]
+                else "unknown target: no premise or water hazard has this id"
+            )
+            raise ImportRejected(file_name, problem, row=bad[0], feature_id=bad[1], field="target_id")
+        future = self._first(
+            "SELECT row_no, target_id FROM staging WHERE inspected_at > now() + interval '1 day' "
+            "ORDER BY row_no LIMIT 1"
+        )
+        if future:
+            raise ImportRejected(
+                file_name,
+                "inspection date lies in the future",
+                row=future[0],
+                feature_id=future[1],
+                field="inspected_at",
+            )
+        cur = self.raw.execute("""
+            INSERT INTO inspections (premise_id, hazard_id, inspected_at, inspector, result, findings, follow_up_due)
+            SELECT premise_id, hazard_id, inspected_at, inspector, result, findings, follow_up_due
+              FROM staging ORDER BY row_no""")
+        return cur.rowcount, 0, 0
+
+
+__all__ = ["MODES", "ImportResult", "load_file", "load_service_area"]

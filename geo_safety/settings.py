@@ -1,0 +1,50 @@
+"""Configuration from the environment (prefix ``GEO_SAFETY_``); nothing is built at import time."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_DIR = PACKAGE_DIR.parent
+
+
+class Settings(BaseSettings):
+    """Everything that differs between a laptop, CI and a bureau's server."""
+
+    model_config = SettingsConfigDict(env_prefix="GEO_SAFETY_", extra="ignore")
+
+    #: An external PostGIS (e.g. the bureau's). When unset the project-local cluster is used.
+    database_url: str | None = None
+    #: Folder of the project-local cluster and its credentials.
+    home: Path = Path(".geo_safety")
+    #: TCP port of the project-local cluster (loopback only).
+    db_port: int = 54329
+    #: Folder with the bundled data (boundaries and the synthetic sample).
+    data_dir: Path = PROJECT_DIR / "data"
+    #: Rows per chunk when streaming a file into the database.
+    import_chunk_rows: int = 100_000
+
+    @field_validator("database_url")
+    @classmethod
+    def _force_psycopg(cls, value: str | None) -> str | None:
+        """Accept ``postgres://`` and ``postgresql://`` URLs but always drive them with psycopg 3."""
+        if not value:
+            return None
+        for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+            if value.startswith(prefix):
+                return "postgresql+psycopg://" + value[len(prefix) :]
+        raise ValueError("GEO_SAFETY_DATABASE_URL must be a postgresql:// URL")
+
+    @property
+    def home_dir(self) -> Path:
+        return self.home.expanduser().resolve()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings; tests build their own ``Settings`` and pass them in."""
+    return Settings()
