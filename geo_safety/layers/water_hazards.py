@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from geoalchemy2 import Geometry
-from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Integer, Numeric, Text, func, text
+from sqlalchemy import Boolean, CheckConstraint, DateTime, Integer, Numeric, Text, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -20,6 +20,7 @@ class WaterHazard(Base):
         CheckConstraint(in_list("kind", values(HazardKind)), name="kind_known"),
         CheckConstraint("depth_m IS NULL OR depth_m >= 0", name="depth_non_negative"),
         CheckConstraint(valid_geometry("geom"), name="geom_valid"),
+        CheckConstraint("district_code ~ '^[0-9]{6}$'", name="district_code_adcode"),
     )
 
     id: Mapped[str] = mapped_column(Text, primary_key=True, server_default=text("'WH-' || nextval('water_hazard_seq')"))
@@ -37,7 +38,7 @@ class WaterHazard(Base):
     fence: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
     patrols: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
     note: Mapped[str | None] = mapped_column(Text, comment="e.g. 'approximate location' for placed focus areas")
-    district_code: Mapped[str] = mapped_column(ForeignKey("districts.code"), nullable=False, index=True)
+    district_code: Mapped[str] = mapped_column(Text, nullable=False, index=True)  # derived: see migration 0001
     geom = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=False), nullable=False)
     version: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -104,12 +104,9 @@ def load_file(
         area = load_service_area(conn) if layer.assign_district else None
         validator = ChunkValidator(reader.name, layer, datum, area, rename=rename or {}, repair=repair)
         staging = _Staging(conn, layer)
-        seen: dict[str, int] = {}
         bar = tqdm(total=reader.total, unit=" rows", disable=not progress, desc=f"loading {layer.name}")
         for chunk in reader.chunks():
             frame = validator.convert(chunk)
-            if layer.key != "row":
-                _check_duplicates(frame, layer.key, seen, reader.name)
             staging.copy(frame)
             result.rows_read += len(frame)
             bar.update(len(frame))
@@ -142,21 +139,6 @@ def load_file(
         )
     result.seconds = time.perf_counter() - started
     return result
-
-
-def _check_duplicates(frame: pd.DataFrame, key: str, seen: dict[str, int], file_name: str) -> None:
-    keys = frame[key].astype(str)
-    dup_in_chunk = keys.duplicated()
-    if dup_in_chunk.any():
-        row = int(dup_in_chunk.idxmax())
-        first = int(keys.index[(keys == keys[row]).to_numpy()][0])
-        raise ImportRejected(file_name, f"duplicate id (also in row {first})", row=row, feature_id=keys[row], field=key)
-    for row, value in keys.items():
-        earlier = seen.setdefault(value, int(row))
-        if earlier != row:
-            raise ImportRejected(
-                file_name, f"duplicate id (also in row {earlier})", row=int(row), feature_id=value, field=key
-            )
 
 
 class _Staging:
@@ -192,12 +174,32 @@ class _Staging:
         return self.raw.execute(query).fetchone()
 
     def apply(self, mode: str, file_name: str) -> tuple[int, int, int]:
+        if self.layer.key != "row":
+            self._unique_keys(file_name)
         self.raw.execute("ANALYZE staging")
         if self.layer.name == "inspections":
             return self._apply_inspections(file_name)
         if self.layer.update_only:
             return self._apply_campuses(mode, file_name)
         return self._apply_rows(mode, file_name)
+
+    def _unique_keys(self, file_name: str) -> None:
+        """A unique index on the key: finds duplicates in the file, then serves the joins below."""
+        key = sql.Identifier(self.layer.key)
+        try:
+            with self.raw.transaction():
+                self.raw.execute(sql.SQL("CREATE UNIQUE INDEX ON staging ({})").format(key))
+        except pg_errors.UniqueViolation:
+            dup = self.raw.execute(
+                sql.SQL(
+                    "SELECT {k}, min(row_no), max(row_no) FROM staging GROUP BY {k} HAVING count(*) > 1 "
+                    "ORDER BY max(row_no) LIMIT 1"
+                ).format(k=key)
+            ).fetchone()
+            assert dup is not None
+            raise ImportRejected(
+                file_name, f"duplicate id (also in row {dup[1]})", row=dup[2], feature_id=dup[0], field=self.layer.key
+            ) from None
 
     def _target_columns(self) -> list[str]:
         names = [f.name for f in self.layer.fields]
@@ -248,6 +250,8 @@ class _Staging:
                     f"WHERE deleted_at IS NULL AND {missing}"
                 ).rowcount
             else:
+                if table == "districts":
+                    self._refuse_orphans(file_name)
                 try:
                     with self.raw.transaction():
                         deleted = self.raw.execute(f"DELETE FROM {table} WHERE {missing}").rowcount
@@ -258,6 +262,23 @@ class _Staging:
                         f"({exc.diag.message_detail}); use --mode upsert, or close them instead",
                     ) from exc
         return inserted, updated, deleted
+
+    def _refuse_orphans(self, file_name: str) -> None:
+        """Features keep a derived district code (no foreign key): never remove a district they still use."""
+        used = self._first(
+            """SELECT d.code FROM districts d
+                WHERE NOT EXISTS (SELECT 1 FROM staging s WHERE s.code = d.code)
+                  AND (EXISTS (SELECT 1 FROM schools x WHERE x.district_code = d.code)
+                       OR EXISTS (SELECT 1 FROM premises x WHERE x.district_code = d.code)
+                       OR EXISTS (SELECT 1 FROM water_hazards x WHERE x.district_code = d.code))
+                LIMIT 1"""
+        )
+        if used:
+            raise ImportRejected(
+                file_name,
+                f"--mode replace would remove district {used[0]}, which schools, premises or water "
+                "hazards still lie in; use --mode upsert",
+            )
 
     def _apply_campuses(self, mode: str, file_name: str) -> tuple[int, int, int]:
         unknown = self._first(

@@ -119,7 +119,8 @@ class FileReader:
                     self.name, f"cannot read rows from {start + 1} on: {_gdal_message(exc)}", row=start + 1
                 ) from exc
             data = pd.DataFrame(frame.drop(columns=frame.geometry.name))
-            data["geometry"] = shapely.force_2d(np.asarray(frame.geometry.values, dtype=object))
+            geoms = np.asarray(frame.geometry.values, dtype=object)
+            data["geometry"] = shapely.force_2d(geoms) if shapely.has_z(geoms).any() else geoms
             data.index = pd.RangeIndex(start + 1, start + 1 + len(frame))
             yield data
 

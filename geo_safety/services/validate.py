@@ -81,17 +81,18 @@ class ChunkValidator:
                     column=spec.name,
                 )
             return pd.Series([spec.default] * len(frame), index=frame.index, dtype=object)
-        cells = [_clean(v) for v in frame[spec.name].tolist()]
-        missing = pd.Series([v is None for v in cells], index=frame.index)
+        raw = frame[spec.name]
+        cleaned = _clean_json(raw) if spec.kind == "json" else _clean_column(raw)
+        missing = cleaned.isna()
         if spec.required and missing.any():
             row = int(missing.idxmax())
             raise self.reject("missing required field", row, frame, spec.name)
-        converted = [spec.default if v is None else self._value(v, spec) for v in cells]
-        bad = [i for i, v in enumerate(converted) if isinstance(v, _Bad)]
-        if bad:
-            row = int(frame.index[bad[0]])
-            raise self.reject(converted[bad[0]].reason, row, frame, spec.name)
-        values = pd.Series(converted, index=frame.index, dtype=object)
+        values, bad = _VECTORISED.get(spec.kind, self._per_cell)(cleaned, spec)
+        bad &= ~missing
+        if bad.any():
+            row = int(bad.idxmax())
+            raise self.reject(self._value(cleaned[row], spec).reason, row, frame, spec.name)  # type: ignore[union-attr]
+        values = values.astype(object).where(~missing, spec.default)
         if spec.choices:
             unknown = values.notna() & ~values.isin(spec.choices)
             if unknown.any():
@@ -100,6 +101,11 @@ class ChunkValidator:
                     f"unknown value {values[row]!r}; allowed: {', '.join(spec.choices)}", row, frame, spec.name
                 )
         return values
+
+    def _per_cell(self, cleaned: pd.Series, spec: FieldSpec) -> tuple[pd.Series, pd.Series]:
+        """Dates, times and JSON: few rows (ledgers, hazard zones), converted one cell at a time."""
+        converted = cleaned.map(lambda v: None if v is None or v is pd.NA else self._value(v, spec))
+        return converted, converted.map(lambda v: isinstance(v, _Bad)).astype(bool)
 
     @staticmethod
     def _value(value: object, spec: FieldSpec) -> object:
@@ -139,6 +145,8 @@ class ChunkValidator:
                 return stamp.isoformat()
             if spec.kind == "json":
                 parsed = json.loads(value) if isinstance(value, str) else value
+                if isinstance(parsed, np.ndarray):  # GDAL may already have parsed a JSON list
+                    parsed = parsed.tolist()
                 if not isinstance(parsed, list):
                     return _Bad("expected a JSON list")
                 return json.dumps(parsed, ensure_ascii=False)
@@ -254,14 +262,56 @@ class ChunkValidator:
         return f" (position {x:.5f}, {y:.5f} in WGS84; is the datum right?)"
 
 
-def _clean(value: object) -> object:
-    """Blank strings and NaN become ``None``; strings are stripped."""
-    if isinstance(value, str):
-        value = value.strip()
-        return value or None
-    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
-        return None
-    return value
+def _clean_column(raw: pd.Series) -> pd.Series:
+    """Strip text, turn blanks into missing values; numbers and booleans pass through."""
+    if pd.api.types.is_bool_dtype(raw) or pd.api.types.is_numeric_dtype(raw):
+        return raw
+    text = raw.astype("string").str.strip()
+    return text.mask(text == "")
+
+
+def _clean_json(raw: pd.Series) -> pd.Series:
+    """JSON cells may arrive as text or already parsed (GDAL reads JSON arrays as lists)."""
+
+    def clean(value: object) -> object:
+        if isinstance(value, str):
+            return value.strip() or None
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            return None
+        return value
+
+    return raw.astype(object).map(clean)
+
+
+def _as_text(cleaned: pd.Series, spec: FieldSpec) -> tuple[pd.Series, pd.Series]:
+    if pd.api.types.is_float_dtype(cleaned):  # e.g. codes read as numbers: 450502.0 -> "450502"
+        whole = cleaned.notna() & (cleaned % 1 == 0)
+        text = cleaned.astype("string").mask(whole, cleaned[whole].astype("Int64").astype("string"))
+    else:
+        text = cleaned.astype("string")
+    return text, pd.Series(False, index=cleaned.index)
+
+
+def _as_number(cleaned: pd.Series, spec: FieldSpec) -> tuple[pd.Series, pd.Series]:
+    numbers = pd.to_numeric(cleaned, errors="coerce").astype("Float64")
+    bad = numbers.isna() | ~np.isfinite(numbers.fillna(0))
+    if spec.kind == "int":
+        bad |= (numbers % 1 != 0).fillna(False) | (numbers < 0).fillna(False)
+        return numbers.round().astype("Int64"), bad.fillna(True).astype(bool)
+    return numbers, bad.fillna(True).astype(bool)
+
+
+_BOOL_WORDS = {**dict.fromkeys(_TRUE, True), **dict.fromkeys(_FALSE, False), "1.0": True, "0.0": False}
+
+
+def _as_bool(cleaned: pd.Series, spec: FieldSpec) -> tuple[pd.Series, pd.Series]:
+    if pd.api.types.is_bool_dtype(cleaned):
+        return cleaned.astype("boolean"), pd.Series(False, index=cleaned.index)
+    flags = cleaned.astype("string").str.lower().map(_BOOL_WORDS)
+    return flags.astype("boolean"), flags.isna()
+
+
+_VECTORISED = {"text": _as_text, "int": _as_number, "float": _as_number, "bool": _as_bool}
 
 
 class _Bad:

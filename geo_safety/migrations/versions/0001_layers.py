@@ -5,6 +5,10 @@ the point and polygon layers also carry geography expression indexes the planner
 ``ST_DWithin(a::geography, b::geography, r)``. CHECK constraints repeat the importer's rules so
 bad rows cannot enter by any other route.
 
+``district_code`` is derived data (computed spatially on every write), so it carries no foreign key:
+a foreign-key check locks the referenced district row once per inserted row, which made a
+1,000,000-row load of premises 8x slower (measured: 37 s against 4.7 s for the same INSERT).
+
 Revision ID: 0001
 Revises:
 """
@@ -49,7 +53,8 @@ def upgrade() -> None:
             students integer NOT NULL DEFAULT 0,
             boarding boolean NOT NULL DEFAULT false,
             address text,
-            district_code text NOT NULL CONSTRAINT fk_schools_district_code_districts REFERENCES districts (code),
+            district_code text NOT NULL
+                CONSTRAINT ck_schools_district_code_adcode CHECK (district_code ~ '^[0-9]{{6}}$'),
             geom geometry(Point, 4326) NOT NULL,
             campus geometry(MultiPolygon, 4326),
             full_time_guards boolean NOT NULL DEFAULT false,
@@ -77,7 +82,8 @@ def upgrade() -> None:
             address text,
             license_no text,
             status text NOT NULL DEFAULT 'open',
-            district_code text NOT NULL CONSTRAINT fk_premises_district_code_districts REFERENCES districts (code),
+            district_code text NOT NULL
+                CONSTRAINT ck_premises_district_code_adcode CHECK (district_code ~ '^[0-9]{{6}}$'),
             geom geometry(Point, 4326) NOT NULL,
             updated_at timestamptz NOT NULL DEFAULT now(),
             CONSTRAINT ck_premises_category_known CHECK ({in_list("category", values(PremisesCategory))}),
@@ -105,7 +111,8 @@ def upgrade() -> None:
             fence boolean NOT NULL DEFAULT false,
             patrols jsonb NOT NULL DEFAULT '[]'::jsonb,
             note text,
-            district_code text NOT NULL CONSTRAINT fk_water_hazards_district_code_districts REFERENCES districts (code),
+            district_code text NOT NULL
+                CONSTRAINT ck_water_hazards_district_code_adcode CHECK (district_code ~ '^[0-9]{{6}}$'),
             geom geometry(MultiPolygon, 4326) NOT NULL,
             version integer NOT NULL DEFAULT 1,
             deleted_at timestamptz,

@@ -1,0 +1,108 @@
+"""The embedded local cluster, the migrations and the health endpoint, against real PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import inspect, text
+
+from geo_safety import migrate
+from geo_safety.api.app import create_app
+from geo_safety.cli import main
+from geo_safety.db import make_engine
+from geo_safety.layers import Base
+from geo_safety.localdb import LocalCluster, drop_database
+from geo_safety.settings import Settings
+from tests.conftest import free_port, new_database
+
+
+def test_local_cluster_keeps_data_across_stop_and_start(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    settings = Settings(home=tmp_path / "home", db_port=free_port())
+    cluster = LocalCluster(settings)
+    try:
+        cluster.start()
+        assert cluster.is_running()
+        creds = (tmp_path / "home" / "credentials.json").stat()
+        assert creds.st_mode & 0o077 == 0  # the generated password is readable by its owner only
+        with psycopg.connect(cluster.libpq_url(), autocommit=True) as conn:
+            conn.execute("CREATE TABLE kept (v text); INSERT INTO kept VALUES ('北海')")
+            assert conn.execute("SELECT postgis_lib_version()").fetchone()[0].startswith("3")
+        assert cluster.stop() is True
+        assert not cluster.is_running()
+        with pytest.raises(psycopg.OperationalError):
+            psycopg.connect(cluster.libpq_url(), connect_timeout=2)
+        cluster.start()
+        with psycopg.connect(cluster.libpq_url()) as conn:
+            assert conn.execute("SELECT v FROM kept").fetchone() == ("北海",)
+        with pytest.raises(psycopg.OperationalError, match="password"):
+            psycopg.connect(cluster.libpq_url().replace(cluster.credentials().password, "wrong"), connect_timeout=2)
+    finally:
+        cluster.destroy()
+    assert not (tmp_path / "home" / "credentials.json").exists()
+
+
+def test_cli_says_an_external_database_is_not_started(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    from geo_safety import settings as settings_module
+
+    monkeypatch.setenv("GEO_SAFETY_DATABASE_URL", settings.database_url or "")
+    settings_module.get_settings.cache_clear()
+    try:
+        assert main(["db", "start"]) == 0
+        assert "external" in capsys.readouterr().out
+        assert main(["db", "stop"]) == 0
+        assert "external" in capsys.readouterr().out
+        assert main(["db", "status"]) == 0
+        out = capsys.readouterr().out
+        assert "schema revision: 0001" in out and "***" in out  # the password is not printed
+    finally:
+        settings_module.get_settings.cache_clear()
+
+
+def test_migrations_go_up_and_down(admin_url: str) -> None:
+    name, url = new_database(admin_url)
+    engine = make_engine(Settings(database_url=url))
+    try:
+        migrate.upgrade(engine)
+        assert migrate.current(engine) == "0001"
+        tables = set(inspect(engine).get_table_names())
+        assert {"districts", "schools", "premises", "water_hazards", "inspections", "import_runs"} <= tables
+        # the models and the migration describe the same columns
+        for table in Base.metadata.sorted_tables:
+            in_db = {c["name"] for c in inspect(engine).get_columns(table.name)}
+            assert in_db == {c.name for c in table.columns}, table.name
+        with engine.connect() as conn:
+            srids = dict(
+                conn.execute(text("SELECT f_table_name || '.' || f_geometry_column, srid FROM geometry_columns")).all()
+            )
+            gist = conn.execute(
+                text("SELECT count(*) FROM pg_indexes WHERE indexdef ILIKE '%USING gist%'")
+            ).scalar_one()
+        assert set(srids.values()) == {4326} and len(srids) == 6
+        assert gist == 9
+        migrate.downgrade(engine)
+        assert migrate.current(engine) is None
+        assert not {"districts", "schools"} & set(inspect(engine).get_table_names())
+        migrate.upgrade(engine)
+        assert migrate.current(engine) == "0001"
+    finally:
+        engine.dispose()
+        drop_database(admin_url, name)
+
+
+def test_health_reports_layers_and_503_when_the_database_is_down(beihai, settings: Settings) -> None:
+    with TestClient(create_app(settings)) as client:
+        body = client.get("/health").json()
+    assert body["status"] == "ok" and body["schema_revision"] == "0001"
+    assert body["layers"]["districts"] == 4
+    down = Settings(database_url=f"postgresql://nobody:x@127.0.0.1:{free_port()}/none")
+    with TestClient(create_app(down)) as client:
+        response = client.get("/health")
+    assert response.status_code == 503
+    assert response.headers["retry-after"]
+    assert "not reachable" in response.json()["detail"]
+    assert "nobody" not in response.text  # no connection details leak
