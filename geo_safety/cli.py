@@ -122,6 +122,68 @@ def cmd_sample(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_users(args: argparse.Namespace, settings: Settings) -> int:
+    from geo_safety.services import users
+    from geo_safety.services.audit import Actor
+
+    engine, actor = _engine(settings), Actor.command_line()
+    if args.action == "add":
+        if not args.name or not args.role:
+            raise GeoSafetyError("users add needs NAME and --role")
+        _print_credentials([users.add_user(engine, settings, actor, args.name, args.role, tuple(args.district))])
+    elif args.action == "list":
+        for row in users.list_users(engine):
+            state = "disabled" if row["disabled_at"] else "active"
+            scope = ",".join(row["districts"]) or "city"
+            print(f"{row['name']:<24} {row['role']:<10} {scope:<22} {state}{'  (demo)' if row['is_demo'] else ''}")
+    elif args.action == "disable":
+        users.disable_user(engine, actor, _need_name(args))
+        print(f"{args.name} disabled: its tokens and sessions no longer work")
+    elif args.action == "token":
+        token = users.new_token(engine, settings, actor, _need_name(args))
+        print(f"new API token for {args.name} (shown once): {token}")
+    elif args.action == "demo":
+        if settings.is_production:
+            raise GeoSafetyError("demo users are not created in production")
+        print("Demo accounts (synthetic sample data; passwords and tokens are new on every run):")
+        _print_credentials(users.reset_demo_users(engine, settings, actor))
+    return 0
+
+
+def _need_name(args: argparse.Namespace) -> str:
+    if not args.name:
+        raise GeoSafetyError(f"users {args.action} needs a NAME")
+    return args.name
+
+
+def _print_credentials(created) -> None:
+    for c in created:
+        scope = ",".join(c.districts) or "city"
+        print(f"  {c.name:<22} role={c.role:<9} districts={scope:<8} password={c.password}  token={c.token}")
+
+
+def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from geo_safety.services import audit
+
+    try:
+        since = datetime.fromisoformat(args.since)
+    except ValueError:
+        raise GeoSafetyError(f"--since takes an ISO date or date-time, got {args.since!r}") from None
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=ZoneInfo("Asia/Shanghai"))
+    for row in audit.entries_since(_engine(settings), since, limit=args.limit):
+        target = f"{row['target_type'] or ''}:{row['target_id'] or ''}".strip(":")
+        details = json.dumps(row["details"], ensure_ascii=False) if row["details"] else ""
+        print(
+            f"{row['at'].isoformat(timespec='seconds')}  {row['actor']:<20} {row['action']:<16} {target:<30} "
+            f"{row['client'] or ''}  {details}"
+        )
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -174,6 +236,24 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--out", default="sample-out")
     sample.add_argument("--premises-format", default="csv", choices=["csv", "gpkg"])
     sample.set_defaults(func=cmd_sample)
+
+    users = sub.add_parser("users", help="accounts: add|list|disable|token|demo")
+    users.add_argument("action", choices=["add", "list", "disable", "token", "demo"])
+    users.add_argument("name", nargs="?")
+    users.add_argument("--role", choices=["inspector", "planner", "viewer", "admin"])
+    users.add_argument(
+        "--district",
+        action="append",
+        default=[],
+        metavar="CODE",
+        help="district code the account covers (repeat; none = the whole city)",
+    )
+    users.set_defaults(func=cmd_users)
+
+    audit = sub.add_parser("audit", help="the audit trail of writes")
+    audit.add_argument("--since", required=True, help="ISO date or date-time (Asia/Shanghai unless given)")
+    audit.add_argument("--limit", type=int, default=1000)
+    audit.set_defaults(func=cmd_audit)
 
     serve = sub.add_parser("serve", help="serve the web app and API")
     serve.add_argument("--host", default="127.0.0.1")

@@ -11,6 +11,14 @@ class NotFound(GeoSafetyError):
     """A named object does not exist."""
 
 
+class Unauthenticated(GeoSafetyError):
+    """No credentials, or credentials that are wrong, revoked or expired."""
+
+
+class Forbidden(GeoSafetyError):
+    """Authenticated, but the role or the district scope does not allow this."""
+
+
 class Conflict(GeoSafetyError):
     """The write clashes with what is stored (duplicate id, stale version)."""
 
@@ -29,6 +37,10 @@ class UnknownCategory(InvalidInput):
 
 class OutsideServiceArea(InvalidInput):
     """A location outside every district of the service area."""
+
+
+class TooLarge(InvalidInput):
+    """A request or upload beyond the configured limits."""
 
 
 class ImportRejected(InvalidInput):

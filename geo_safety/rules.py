@@ -66,3 +66,33 @@ def values(enum: type[StrEnum]) -> tuple[str, ...]:
     ('pass', 'fail', 'closed', 'not_found')
     """
     return tuple(member.value for member in enum)
+
+
+class Role(StrEnum):
+    """Who may do what: see ``PERMISSIONS``."""
+
+    INSPECTOR = "inspector"  # reads maps and due lists of their districts, records inspections there
+    PLANNER = "planner"  # edits water hazard zones, rules and calendars (their districts or the city)
+    VIEWER = "viewer"  # reads maps and reports
+    ADMIN = "admin"  # manages users; everything else too
+
+
+#: action -> roles allowed to do it. District scope is checked separately.
+PERMISSIONS: dict[str, frozenset[Role]] = {
+    "read": frozenset(Role),
+    "inspect": frozenset({Role.INSPECTOR, Role.ADMIN}),
+    "edit_hazards": frozenset({Role.PLANNER, Role.ADMIN}),
+    "import": frozenset({Role.ADMIN}),
+    "import_hazards": frozenset({Role.PLANNER, Role.ADMIN}),
+    "manage_users": frozenset({Role.ADMIN}),
+    "read_audit": frozenset({Role.ADMIN}),
+}
+
+
+def allowed(role: Role | str, action: str) -> bool:
+    """Whether ``role`` may perform ``action``.
+
+    >>> allowed("inspector", "inspect"), allowed("viewer", "edit_hazards"), allowed("admin", "manage_users")
+    (True, False, True)
+    """
+    return Role(role) in PERMISSIONS[action]

@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = PACKAGE_DIR.parent
+DEFAULT_SECRET = "dev-only-secret-change-me"
 
 
 class Settings(BaseSettings):
@@ -27,6 +28,16 @@ class Settings(BaseSettings):
     data_dir: Path = PROJECT_DIR / "data"
     #: Rows per chunk when streaming a file into the database.
     import_chunk_rows: int = 100_000
+    #: Largest file accepted by the upload endpoint.
+    max_upload_mb: int = 512
+    #: ``production`` refuses to start with the default secret or with demo users.
+    environment: str = "development"
+    #: Pepper for API-token and session digests: a stolen database alone cannot use them.
+    secret_key: str = DEFAULT_SECRET
+    #: Browser sessions last this long.
+    session_hours: int = 12
+    #: Mark the session cookie Secure even when TLS ends at a proxy in front of the app.
+    cookie_secure: bool = False
 
     @field_validator("database_url")
     @classmethod
@@ -38,6 +49,10 @@ class Settings(BaseSettings):
             if value.startswith(prefix):
                 return "postgresql+psycopg://" + value[len(prefix) :]
         raise ValueError("GEO_SAFETY_DATABASE_URL must be a postgresql:// URL")
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment.lower() == "production"
 
     @property
     def home_dir(self) -> Path:

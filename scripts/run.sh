@@ -8,4 +8,5 @@ gs=.venv/bin/geo-safety
 $gs db start
 $gs db migrate
 $gs sample load --if-empty
+$gs users demo
 exec $gs serve "$@"

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from geo_safety import __version__
 from geo_safety.api.errors import install_error_handlers
-from geo_safety.api.routers import health
+from geo_safety.api.routers import audit, auth, features, health, imports, users
 from geo_safety.db import make_engine
+from geo_safety.services.users import production_problems
 from geo_safety.settings import Settings, get_settings
+
+STATIC_DIR = Path(__file__).parent / "static"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -19,19 +24,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.engine = make_engine(settings, pool_size=10, max_overflow=10)
+        engine = make_engine(settings, pool_size=10, max_overflow=10)
+        if settings.is_production:
+            problems = production_problems(engine, settings)
+            if problems:
+                engine.dispose()
+                raise RuntimeError("refusing to start in production: " + "; ".join(problems))
+        app.state.engine = engine
         try:
             yield
         finally:
-            app.state.engine.dispose()
+            engine.dispose()
 
     app = FastAPI(
         title="geo_safety 校园安全地理信息服务",
         version=__version__,
-        description="Campus-safety GIS: schools, premises near campuses, water hazards and inspections.",
+        description="Campus-safety GIS: schools, premises near campuses, water hazards and inspections. "
+        "Authenticate with 'Authorization: Bearer TOKEN'.",
         lifespan=lifespan,
+        docs_url=None,  # Swagger UI loads from a public CDN, which field networks block
+        redoc_url=None,
     )
     app.state.settings = settings
     install_error_handlers(app)
-    app.include_router(health.router)
+    for module in (health, auth, users, audit, features, imports):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -7,12 +7,24 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from geo_safety.errors import Conflict, DatabaseUnavailable, GeoSafetyError, InvalidInput, NotFound
+from geo_safety.errors import (
+    Conflict,
+    DatabaseUnavailable,
+    Forbidden,
+    GeoSafetyError,
+    InvalidInput,
+    NotFound,
+    TooLarge,
+    Unauthenticated,
+)
 
 log = logging.getLogger("geo_safety.api")
 
 STATUS: list[tuple[type[GeoSafetyError], int]] = [
+    (Unauthenticated, 401),
+    (Forbidden, 403),
     (NotFound, 404),
+    (TooLarge, 413),
     (Conflict, 409),
     (InvalidInput, 422),
     (DatabaseUnavailable, 503),
@@ -28,6 +40,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _domain(request: Request, exc: GeoSafetyError) -> JSONResponse:
         code = status_for(exc)
         headers = {"Retry-After": "5"} if code == 503 else None
+        if code == 401:
+            headers = {"WWW-Authenticate": 'Bearer realm="geo_safety"'}
         if code >= 500:
             log.error("%s %s failed: %s", request.method, request.url.path, exc)
         return JSONResponse({"detail": str(exc)}, status_code=code, headers=headers)

@@ -13,6 +13,7 @@ from geo_safety.layers.districts import District
 from geo_safety.layers.inspections import ImportRun, Inspection
 from geo_safety.layers.premises import Premise
 from geo_safety.layers.schools import School
+from geo_safety.layers.users import ApiToken, AuditEntry, User, WebSession
 from geo_safety.layers.water_hazards import WaterHazard
 from geo_safety.rules import (
     GUARD_MEASURES,
@@ -165,6 +166,8 @@ def get_layer(name: str) -> LayerSpec:
 
 __all__ = [
     "LAYERS",
+    "ApiToken",
+    "AuditEntry",
     "Base",
     "District",
     "FieldSpec",
@@ -173,6 +176,8 @@ __all__ = [
     "LayerSpec",
     "Premise",
     "School",
+    "User",
     "WaterHazard",
+    "WebSession",
     "get_layer",
 ]

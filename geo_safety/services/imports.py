@@ -21,8 +21,9 @@ from tqdm import tqdm
 
 from geo_safety.area import ServiceArea
 from geo_safety.crs import Datum, parse_datum
-from geo_safety.errors import ImportRejected, InvalidInput
+from geo_safety.errors import Forbidden, ImportRejected, InvalidInput
 from geo_safety.layers import LayerSpec, get_layer
+from geo_safety.services.audit import Actor, record
 from geo_safety.services.readers import FileReader
 from geo_safety.services.validate import ChunkValidator
 
@@ -84,9 +85,14 @@ def load_file(
     encoding: str | None = None,
     chunk_rows: int = 100_000,
     progress: bool = False,
-    imported_by: str | None = None,
+    actor: Actor | None = None,
+    allowed_districts: tuple[str, ...] | None = None,
 ) -> ImportResult:
-    """Load ``path`` into ``layer_name``; raises :class:`ImportRejected` and changes nothing on bad input."""
+    """Load ``path`` into ``layer_name``; raises :class:`ImportRejected` and changes nothing on bad input.
+
+    ``allowed_districts`` (``None``: all) limits where the features may lie, for district-scoped users.
+    """
+    actor = actor or Actor.command_line()
     started = time.perf_counter()
     path = Path(path)
     try:
@@ -113,6 +119,8 @@ def load_file(
         bar.close()
         result.repaired = validator.repaired
         result.ignored_columns = sorted(validator.ignored_columns)
+        if allowed_districts is not None and layer.assign_district:
+            staging.check_scope(allowed_districts, reader.name)
         try:
             inserted, updated, deleted = staging.apply(mode, reader.name)
         except pg_errors.IntegrityError as exc:  # a rule only the database knows (should be rare)
@@ -134,7 +142,23 @@ def load_file(
                 "upd": updated,
                 "del": deleted,
                 "rep": result.repaired,
-                "by": imported_by,
+                "by": actor.name,
+            },
+        )
+        record(
+            conn,
+            actor,
+            "import",
+            layer.name,
+            reader.name,
+            {
+                "datum": datum.value,
+                "mode": mode,
+                "rows": result.rows_read,
+                "inserted": inserted,
+                "updated": updated,
+                "deleted": deleted,
+                "repaired": result.repaired,
             },
         )
     result.seconds = time.perf_counter() - started
@@ -169,6 +193,17 @@ class _Staging:
         )
         with self.raw.cursor().copy(statement) as copy:
             copy.write(buffer.getvalue())
+
+    def check_scope(self, allowed: tuple[str, ...], file_name: str) -> None:
+        outside = self.raw.execute(
+            "SELECT row_no, id, district_code FROM staging WHERE district_code <> ALL(%s) ORDER BY row_no LIMIT 1",
+            (list(allowed),),
+        ).fetchone()
+        if outside:
+            raise Forbidden(
+                f"{file_name}, row {outside[0]}, id {outside[1]!r}: lies in district {outside[2]}, "
+                f"outside your districts ({', '.join(allowed)}). Nothing was loaded."
+            )
 
     def _first(self, query: str) -> tuple | None:
         return self.raw.execute(query).fetchone()

@@ -1,0 +1,78 @@
+"""Request dependencies: the engine and settings from ``app.state``, and who is calling."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import Engine
+
+from geo_safety.errors import Forbidden, Unauthenticated
+from geo_safety.services import users
+from geo_safety.services.audit import Actor
+from geo_safety.services.users import Principal
+from geo_safety.settings import Settings
+
+SESSION_COOKIE = "gs_session"
+#: Browsers cannot send this header cross-site without a CORS preflight, so it guards cookie-authenticated
+#: writes against cross-site request forgery.
+CSRF_HEADER = "x-requested-with"
+CSRF_VALUE = "geo-safety"
+_SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def get_engine(request: Request) -> Engine:
+    return request.app.state.engine
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+EngineDep = Annotated[Engine, Depends(get_engine)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def client_address(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def current_user(request: Request, engine: EngineDep, settings: SettingsDep) -> Principal:
+    """Bearer token for API clients, session cookie for the browser pages; 401 otherwise."""
+    header = request.headers.get("authorization")
+    if header is not None:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthenticated("use the header 'Authorization: Bearer TOKEN'")
+        principal = users.authenticate_token(engine, settings, token.strip())
+        if principal is None:
+            raise Unauthenticated("the API token is invalid, revoked, or its user is disabled")
+        return principal
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if session_id:
+        principal = users.session_principal(engine, settings, session_id)
+        if principal is None:
+            raise Unauthenticated("your session has expired or is not valid; log in again at /login")
+        if request.method not in _SAFE_METHODS and request.headers.get(CSRF_HEADER) != CSRF_VALUE:
+            raise Forbidden(f"browser writes must send the header '{CSRF_HEADER}: {CSRF_VALUE}'")
+        return principal
+    raise Unauthenticated("log in at /login, or send 'Authorization: Bearer TOKEN'")
+
+
+UserDep = Annotated[Principal, Depends(current_user)]
+
+
+def actor_of(request: Request, user: Principal) -> Actor:
+    return Actor(user.name, client_address(request))
+
+
+class Allowed:
+    """Dependency: the caller's role may perform ``action`` (403 with the reason otherwise)."""
+
+    def __init__(self, action: str) -> None:
+        self.action = action
+
+    def __call__(self, user: UserDep) -> Principal:
+        if not user.may(self.action):
+            raise Forbidden(f"the role '{user.role.value}' may not {self.action.replace('_', ' ')}")
+        return user

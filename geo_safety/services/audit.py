@@ -1,0 +1,64 @@
+"""The audit trail: every write records who, when, what and from where, in the write's own transaction."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import socket
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, text
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is writing, and from where (client address, or the machine for the command line)."""
+
+    name: str
+    client: str | None = None
+
+    @classmethod
+    def command_line(cls) -> Actor:
+        try:
+            user = getpass.getuser()
+        except (KeyError, OSError):
+            user = "unknown"
+        return cls(f"cli:{user}", f"cli@{socket.gethostname()}")
+
+
+def record(
+    conn: Connection,
+    actor: Actor,
+    action: str,
+    target_type: str | None = None,
+    target_id: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    conn.execute(
+        text(
+            "INSERT INTO audit_log (actor, action, target_type, target_id, details, client) "
+            "VALUES (:actor, :action, :tt, :tid, CAST(:details AS jsonb), :client)"
+        ),
+        {
+            "actor": actor.name,
+            "action": action,
+            "tt": target_type,
+            "tid": target_id,
+            "details": json.dumps(details or {}, ensure_ascii=False, default=str),
+            "client": actor.client,
+        },
+    )
+
+
+def entries_since(engine: Engine, since: datetime, limit: int = 1000) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT id, at, actor, action, target_type, target_id, details, client FROM audit_log "
+                "WHERE at >= :since ORDER BY at, id LIMIT :limit"
+            ),
+            {"since": since, "limit": limit},
+        ).mappings()
+        return [dict(r) for r in rows]

@@ -1,0 +1,51 @@
+"""Read layers as GeoJSON, limited to the districts the caller may see."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import Engine
+
+from geo_safety import queries
+from geo_safety.errors import InvalidInput, NotFound
+
+MAX_LIMIT = 10_000
+
+
+def check_district(engine: Engine, code: str | None) -> None:
+    if code is None:
+        return
+    with engine.connect() as conn:
+        if not conn.execute(queries.district_exists(), {"code": code}).scalar_one():
+            raise NotFound(f"unknown district {code!r}")
+
+
+def feature_collection(
+    engine: Engine, layer: str, districts: tuple[str, ...] | None, limit: int = 1000, offset: int = 0
+) -> dict[str, Any]:
+    if layer not in queries.FEATURE_LAYERS:
+        raise NotFound(f"unknown layer {layer!r}")
+    if not 1 <= limit <= MAX_LIMIT or offset < 0:
+        raise InvalidInput(f"limit must be 1..{MAX_LIMIT} and offset ≥ 0")
+    params: dict[str, Any] = {"limit": limit, "offset": offset}
+    if districts is not None:
+        params["districts"] = list(districts)
+    with engine.connect() as conn:
+        rows = conn.execute(queries.features_page(layer, districts is not None), params).mappings().all()
+    features = []
+    for row in rows:
+        props = {
+            k: (float(v) if k == "depth_m" and v is not None else v)
+            for k, v in row.items()
+            if k not in ("geometry", "matched")
+        }
+        key = next(iter(props.values()))
+        features.append({"type": "Feature", "id": key, "geometry": json.loads(row["geometry"]), "properties": props})
+    matched = rows[0]["matched"] if rows else 0
+    return {
+        "type": "FeatureCollection",
+        "numberMatched": matched,
+        "numberReturned": len(features),
+        "features": features,
+    }
