@@ -184,6 +184,34 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_map(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import date
+
+    from geo_safety.rules import today_local
+    from geo_safety.ruleset import load_rules
+    from geo_safety.services import features
+    from geo_safety.services.maps import today_map_html
+
+    try:
+        day = date.fromisoformat(args.date) if args.date else today_local()
+    except ValueError:
+        raise GeoSafetyError(f"--date takes YYYY-MM-DD, got {args.date!r}") from None
+    engine = _engine(settings)
+    features.check_district(engine, args.district)
+    html = today_map_html(
+        engine,
+        load_rules(settings.rules),
+        settings,
+        day,
+        (args.district,) if args.district else None,
+        limit=args.limit,
+        inline_assets=True,
+    )
+    Path(args.output).write_text(html, encoding="utf-8")
+    print(f"wrote {args.output} ({len(html.encode()) / 1e6:.1f} MB, self-contained)")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -254,6 +282,14 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--since", required=True, help="ISO date or date-time (Asia/Shanghai unless given)")
     audit.add_argument("--limit", type=int, default=1000)
     audit.set_defaults(func=cmd_audit)
+
+    maps = sub.add_parser("map", help="write a map as a self-contained HTML file")
+    maps.add_argument("kind", choices=["today"])
+    maps.add_argument("--district", help="district code (adcode); default: the whole city")
+    maps.add_argument("--date", help="YYYY-MM-DD; default: today in Asia/Shanghai")
+    maps.add_argument("--limit", type=int, default=20, help="stops on the route")
+    maps.add_argument("-o", "--output", default="today.html")
+    maps.set_defaults(func=cmd_map)
 
     serve = sub.add_parser("serve", help="serve the web app and API")
     serve.add_argument("--host", default="127.0.0.1")

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
 
 class SchoolKind(StrEnum):
@@ -96,3 +100,8 @@ def allowed(role: Role | str, action: str) -> bool:
     (True, False, True)
     """
     return Role(role) in PERMISSIONS[action]
+
+
+def today_local() -> date:
+    """'Today' for the programme is the date in Asia/Shanghai, wherever the server runs."""
+    return datetime.now(LOCAL_TZ).date()

@@ -28,6 +28,11 @@ class Settings(BaseSettings):
     data_dir: Path = PROJECT_DIR / "data"
     #: Rows per chunk when streaming a file into the database.
     import_chunk_rows: int = 100_000
+    #: Distance rules (TOML); the packaged defaults when unset.
+    rules: Path | None = None
+    #: Basemap: "none", "osm", "tianditu" (needs ``tianditu_key``) or an XYZ URL template in WGS84/Web Mercator.
+    tiles: str = "none"
+    tianditu_key: str | None = None
     #: Largest file accepted by the upload endpoint.
     max_upload_mb: int = 512
     #: ``production`` refuses to start with the default secret or with demo users.

@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 from sqlalchemy import Engine
 
 from geo_safety.errors import Forbidden, Unauthenticated
+from geo_safety.ruleset import RuleSet
 from geo_safety.services import users
 from geo_safety.services.audit import Actor
 from geo_safety.services.users import Principal
@@ -60,6 +61,27 @@ def current_user(request: Request, engine: EngineDep, settings: SettingsDep) -> 
 
 
 UserDep = Annotated[Principal, Depends(current_user)]
+
+
+class LoginRequired(Unauthenticated):
+    """A browser page was opened without a valid session: send the person to the login form."""
+
+    def __init__(self, next_path: str) -> None:
+        super().__init__("log in to see this page")
+        self.next_path = next_path
+
+
+def page_user(request: Request, engine: EngineDep, settings: SettingsDep) -> Principal:
+    """Like ``current_user``, but an anonymous browser is redirected to /login (and back afterwards)."""
+    try:
+        return current_user(request, engine, settings)
+    except Unauthenticated:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise LoginRequired(target) from None
+
+
+def get_rules(request: Request) -> RuleSet:
+    return request.app.state.rules
 
 
 def actor_of(request: Request, user: Principal) -> Actor:

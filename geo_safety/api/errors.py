@@ -36,6 +36,16 @@ def status_for(exc: GeoSafetyError) -> int:
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    from urllib.parse import quote
+
+    from fastapi.responses import RedirectResponse
+
+    from geo_safety.api.deps import LoginRequired
+
+    @app.exception_handler(LoginRequired)
+    async def _login(request: Request, exc: LoginRequired) -> RedirectResponse:
+        return RedirectResponse(f"/login?next={quote(exc.next_path, safe='')}", status_code=303)
+
     @app.exception_handler(GeoSafetyError)
     async def _domain(request: Request, exc: GeoSafetyError) -> JSONResponse:
         code = status_for(exc)

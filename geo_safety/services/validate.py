@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -14,8 +13,8 @@ from geo_safety.area import ServiceArea
 from geo_safety.crs import Datum, geometries_to_wgs84, to_wgs84
 from geo_safety.errors import ImportRejected
 from geo_safety.layers import FieldSpec, LayerSpec
+from geo_safety.rules import LOCAL_TZ
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 _TRUE = {"true", "t", "1", "yes", "y", "是", "有"}
 _FALSE = {"false", "f", "0", "no", "n", "否", "无"}
 _IGNORED = {"district_code", "fid", "ogc_fid", "objectid", "description"}

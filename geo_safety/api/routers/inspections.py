@@ -1,0 +1,119 @@
+"""Due premises, today's plan and recording a visit."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+
+from geo_safety.api.deps import Allowed, EngineDep, UserDep, actor_of, get_rules
+from geo_safety.crs import Datum
+from geo_safety.errors import InvalidInput
+from geo_safety.rules import InspectionResult, today_local
+from geo_safety.ruleset import RuleSet
+from geo_safety.services import features, inspections
+from geo_safety.services.users import Principal
+
+router = APIRouter(prefix="/api/v1/inspections", tags=["inspections"])
+
+RulesDep = Annotated[RuleSet, Depends(get_rules)]
+DayQuery = Annotated[date | None, Query(alias="date", description="YYYY-MM-DD; default: today in Asia/Shanghai")]
+DistrictQuery = Annotated[str | None, Query(pattern=r"^\d{6}$", description="district code (adcode)")]
+
+
+def parse_start(start: str | None) -> tuple[float, float] | None:
+    """``LON,LAT`` → floats, with a reason when it is not that.
+
+    >>> parse_start("109.12,21.48")
+    (109.12, 21.48)
+    """
+    if start is None:
+        return None
+    parts = start.split(",")
+    try:
+        lon, lat = (float(p) for p in parts)
+    except ValueError:
+        raise InvalidInput(f"start must be LON,LAT in decimal degrees, got {start!r}") from None
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        raise InvalidInput(f"start {start!r} is not a longitude,latitude pair")
+    return lon, lat
+
+
+@router.get("/due")
+def due(
+    engine: EngineDep,
+    rules: RulesDep,
+    user: UserDep,
+    day: DayQuery = None,
+    district: DistrictQuery = None,
+    limit: Annotated[int, Query(ge=1, le=inspections.MAX_PAGE)] = 1000,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """Premises due for inspection on ``date`` (GeoJSON, priority order; paged)."""
+    scope = user.scope(district)
+    features.check_district(engine, district)
+    return inspections.due(engine, rules, day or today_local(), scope, limit=limit, offset=offset)
+
+
+@router.get("/today")
+def today(
+    engine: EngineDep,
+    rules: RulesDep,
+    user: UserDep,
+    day: DayQuery = None,
+    district: DistrictQuery = None,
+    limit: Annotated[int, Query(ge=1, le=inspections.MAX_PLAN)] = 20,
+    start: Annotated[str | None, Query(description="LON,LAT where the route starts")] = None,
+    start_datum: Datum = Datum.WGS84,
+) -> dict[str, Any]:
+    """The inspector's plan: the highest-priority due premises as a short route from ``start``."""
+    scope = user.scope(district)
+    features.check_district(engine, district)
+    origin = parse_start(start)
+    if origin is not None:
+        from geo_safety.crs import to_wgs84
+
+        lon, lat = to_wgs84(origin[0], origin[1], start_datum)
+        origin = (float(lon), float(lat))
+    return inspections.today_plan(engine, rules, day or today_local(), scope, limit=limit, start=origin)
+
+
+class Position(BaseModel):
+    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90)
+    datum: Datum = Field(description="wgs84 for phone GPS; gcj02 for AMap/WeChat; bd09 for Baidu")
+
+
+class InspectionIn(BaseModel):
+    target_type: Literal["premise", "water_hazard"] = "premise"
+    target_id: str = Field(min_length=1, max_length=100)
+    inspected_at: datetime | None = Field(None, description="default: now")
+    result: InspectionResult
+    findings: str | None = Field(None, max_length=4000)
+    follow_up_due: date | None = None
+    position: Position | None = None
+
+
+@router.post("", status_code=201)
+def record(
+    body: InspectionIn,
+    request: Request,
+    engine: EngineDep,
+    rules: RulesDep,
+    user: Annotated[Principal, Depends(Allowed("inspect"))],
+) -> dict[str, Any]:
+    """Record a visit. A position more than 100 m from the target is kept and flagged ``off_site``."""
+    visit = inspections.NewInspection(
+        target_type=body.target_type,
+        target_id=body.target_id,
+        result=body.result.value,
+        inspected_at=body.inspected_at,
+        findings=body.findings,
+        follow_up_due=body.follow_up_due,
+        lon=body.position.lon if body.position else None,
+        lat=body.position.lat if body.position else None,
+        datum=body.position.datum if body.position else Datum.WGS84,
+    )
+    return inspections.record_inspection(engine, rules, user, actor_of(request, user), visit)

@@ -1,0 +1,37 @@
+"""Map pages for the browser (session cookie or bearer token; anonymous callers go to /login)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import HTMLResponse
+
+from geo_safety.api.deps import EngineDep, SettingsDep, get_rules, page_user
+from geo_safety.api.routers.inspections import parse_start
+from geo_safety.rules import today_local
+from geo_safety.ruleset import RuleSet
+from geo_safety.services import features
+from geo_safety.services.maps import today_map_html
+from geo_safety.services.users import Principal
+
+router = APIRouter(prefix="/maps", tags=["maps"])
+
+
+@router.get("/inspection/today", response_class=HTMLResponse)
+def inspection_today(
+    engine: EngineDep,
+    settings: SettingsDep,
+    rules: Annotated[RuleSet, Depends(get_rules)],
+    user: Annotated[Principal, Depends(page_user)],
+    day: Annotated[date | None, Query(alias="date")] = None,
+    district: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
+    limit: Annotated[int, Query(ge=1, le=50)] = 20,
+    start: str | None = None,
+) -> HTMLResponse:
+    """Today's inspection map: rule buffers, due premises by reason, the numbered route, locate-me."""
+    scope = user.scope(district)
+    features.check_district(engine, district)
+    html = today_map_html(engine, rules, settings, day or today_local(), scope, limit=limit, start=parse_start(start))
+    return HTMLResponse(html)

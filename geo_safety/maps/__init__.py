@@ -1,0 +1,1 @@
+"""Folium rendering: data in, ``folium.Map`` out. Never touches the database."""

@@ -1,0 +1,203 @@
+"""Data in, ``folium.Map`` out: the field inspector's map of the day."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from typing import Any
+
+import folium
+
+from geo_safety.maps import styles
+from geo_safety.maps.assets import attach_assets
+from geo_safety.maps.controls import HtmlControl, LocateControl, legend_html
+from geo_safety.maps.tiles import Basemap
+
+
+@dataclass
+class TodayMapData:
+    """Everything the inspector's map shows; GeoJSON dicts in WGS84."""
+
+    day: str
+    title: str
+    districts: list[dict[str, Any]]  # Features with properties code, name
+    rings: dict[float, list[dict[str, Any]]]  # distance -> buffer Features
+    schools: list[dict[str, Any]]  # gate Features
+    plan: dict[str, Any]  # today's plan FeatureCollection (ordered, with route)
+    other_due: list[dict[str, Any]] = field(default_factory=list)  # due but beyond today's plan
+    total_due: int = 0
+
+
+def _popup_table(rows: list[tuple[str, object]]) -> str:
+    cells = "".join(
+        f"<tr><th>{html.escape(k)}</th><td>{html.escape('' if v is None else str(v))}</td></tr>" for k, v in rows
+    )
+    return f'<div class="gs-popup"><table>{cells}</table></div>'
+
+
+def premise_popup(props: dict[str, Any]) -> str:
+    reason = styles.REASON_CN.get(props.get("reason") or "", props.get("reason"))
+    rows: list[tuple[str, object]] = [
+        ("顺序 Stop", props.get("route_order")),
+        ("名称 Name", props["name"]),
+        ("类别 Category", styles.CATEGORY_CN.get(props["category"], props["category"])),
+        ("原因 Reason", reason),
+        ("违规 Violation", "是 yes（禁止设立）" if props["violation"] else "否 no"),
+        ("最近学校 School", props["nearest_school_name"]),
+        ("距离 Distance", f"{props['distance_m']:.1f} m（规定 {props['rule_distance_m']:.0f} m）"),
+        ("上次检查 Last", props.get("last_inspected_on") or "从未 never"),
+        ("逾期天数 Days overdue", props.get("days_overdue")),
+        ("地址 Address", props.get("address")),
+        ("编号 ID", props["target_id"]),
+    ]
+    return _popup_table([(k, v) for k, v in rows if v is not None])
+
+
+def base_map(districts: list[dict[str, Any]], basemap: Basemap | None) -> folium.Map:
+    fmap = folium.Map(tiles=None, control_scale=True, prefer_canvas=False, zoom_start=12, location=[21.5, 109.2])
+    if basemap is not None:
+        folium.TileLayer(
+            tiles=basemap.url,
+            attr=basemap.attribution,
+            name=basemap.name,
+            subdomains=basemap.subdomains or "abc",
+            max_zoom=19,
+        ).add_to(fmap)
+    if districts:
+        layer = folium.GeoJson(
+            {"type": "FeatureCollection", "features": districts},
+            name="行政区界 District boundary",
+            style_function=lambda _: styles.DISTRICT_STYLE,
+            tooltip=folium.GeoJsonTooltip(fields=["name", "code"], aliases=["区县", "代码"]),
+        )
+        layer.add_to(fmap)
+        fmap.fit_bounds(_bounds(districts))
+    return fmap
+
+
+def _bounds(features: list[dict[str, Any]]) -> list[list[float]]:
+    xs: list[float] = []
+    ys: list[float] = []
+
+    def walk(coords: Any) -> None:
+        if isinstance(coords[0], int | float):
+            xs.append(coords[0])
+            ys.append(coords[1])
+        else:
+            for c in coords:
+                walk(c)
+
+    for f in features:
+        walk(f["geometry"]["coordinates"])
+    return [[min(ys), min(xs)], [max(ys), max(xs)]]
+
+
+def add_rings(fmap: folium.Map, rings: dict[float, list[dict[str, Any]]]) -> None:
+    for distance, features in sorted(rings.items(), reverse=True):
+        colour = styles.buffer_colour(distance)
+        folium.GeoJson(
+            {"type": "FeatureCollection", "features": features},
+            name=f"学校 {distance:.0f} 米范围 {distance:.0f} m rule buffer",
+            style_function=lambda _, c=colour: {
+                "color": c,
+                "weight": 1,
+                "fillColor": c,
+                "fillOpacity": 0.06,
+                "className": "gs-buffer",
+            },
+            tooltip=folium.GeoJsonTooltip(fields=["name"], aliases=[f"{distance:.0f} m"]),
+        ).add_to(fmap)
+
+
+def add_schools(fmap: folium.Map, schools: list[dict[str, Any]]) -> None:
+    for feature in schools:
+        props = feature["properties"]
+        props["kind_cn"] = styles.SCHOOL_KIND_CN.get(props.get("kind", ""), props.get("kind"))
+    folium.GeoJson(
+        {"type": "FeatureCollection", "features": schools},
+        name="学校 Schools",
+        marker=folium.CircleMarker(radius=5, color="#fff", weight=1, fill_color=styles.SCHOOL_COLOUR, fill_opacity=1),
+        popup=folium.GeoJsonPopup(
+            fields=["name", "kind_cn", "students", "id"],
+            aliases=["学校 School", "类型 Kind", "学生 Students", "编号 ID"],
+        ),
+    ).add_to(fmap)
+
+
+def add_plan(fmap: folium.Map, plan: dict[str, Any], other_due: list[dict[str, Any]]) -> None:
+    stops = folium.FeatureGroup(name="今日巡查路线 Today's route", show=True)
+    route = plan.get("route") or {}
+    if len(route.get("coordinates", [])) > 1:
+        folium.PolyLine(
+            [[y, x] for x, y in route["coordinates"]],
+            color=styles.ROUTE_COLOUR,
+            weight=4,
+            opacity=0.8,
+            dash_array="8 6",
+            class_name="gs-route",
+        ).add_to(stops)
+    for feature in plan["features"]:
+        props = feature["properties"]
+        lon, lat = feature["geometry"]["coordinates"]
+        colour = styles.REASON_COLOUR.get(props["reason"], "#7f8c8d")
+        classes = "gs-due" + (" gs-violation" if props["violation"] else "")
+        icon = folium.DivIcon(
+            html=f'<div class="{classes}" style="background:{colour}">{props["route_order"]}</div>',
+            icon_size=(24, 24),
+            icon_anchor=(12, 12),
+            class_name="gs-due-icon",
+        )
+        folium.Marker(
+            [lat, lon],
+            icon=icon,
+            popup=folium.Popup(premise_popup(props), max_width=320),
+            tooltip=f"{props['route_order']}. {props['name']}",
+        ).add_to(stops)
+    stops.add_to(fmap)
+    if other_due:
+        rest = folium.FeatureGroup(name="其他待查场所 Other due premises", show=True)
+        for feature in other_due:
+            props = feature["properties"]
+            lon, lat = feature["geometry"]["coordinates"]
+            folium.CircleMarker(
+                [lat, lon],
+                radius=5,
+                color=styles.VIOLATION_COLOUR if props["violation"] else "#fff",
+                weight=2,
+                fill_color=styles.REASON_COLOUR.get(props["reason"], "#7f8c8d"),
+                fill_opacity=0.9,
+                class_name="gs-other-due",
+                popup=folium.Popup(premise_popup(props), max_width=320),
+            ).add_to(rest)
+        rest.add_to(fmap)
+
+
+def today_map(data: TodayMapData, basemap: Basemap | None = None, *, inline_assets: bool = False) -> folium.Map:
+    fmap = base_map(data.districts, basemap)
+    if data.plan["features"]:  # a phone screen opens on the day's stops, not the whole district
+        fmap.fit_bounds(_bounds(data.plan["features"]), padding=(30, 30))
+    add_rings(fmap, data.rings)
+    add_schools(fmap, data.schools)
+    add_plan(fmap, data.plan, data.other_due)
+    rows = [("dot", styles.REASON_COLOUR[r], styles.REASON_CN[r]) for r in styles.REASON_COLOUR]
+    rows.append(("ring", styles.VIOLATION_COLOUR, "违规（禁止设立）violation"))
+    rows.append(("line", styles.ROUTE_COLOUR, "建议路线 suggested route"))
+    rows.append(("dot", styles.SCHOOL_COLOUR, "学校校门 school gate"))
+    rows += [("ring", styles.buffer_colour(d), f"{d:.0f} 米范围 rule buffer") for d in sorted(data.rings)]
+    fmap.add_child(HtmlControl(legend_html("图例 Legend", rows)))
+    length_km = (data.plan.get("route_length_m") or 0) / 1000
+    summary = (
+        f"<h4>{html.escape(data.title)}</h4><div>日期 Date: {data.day}</div>"
+        f"<div>今日计划 Plan: <b class='gs-plan-count'>{len(data.plan['features'])}</b> 处，"
+        f"路线 {length_km:.1f} km</div>"
+        f"<div>待查合计 Due in total: <b class='gs-total-due'>{data.total_due}</b></div>"
+    )
+    fmap.add_child(HtmlControl(summary, position="topright", css_class="gs-panel"))
+    fmap.add_child(LocateControl())
+    folium.LayerControl(collapsed=True).add_to(fmap)
+    attach_assets(fmap, inline=inline_assets)
+    return fmap
+
+
+def render_html(fmap: folium.Map) -> str:
+    return fmap.get_root().render()

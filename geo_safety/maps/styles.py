@@ -1,0 +1,41 @@
+"""Colours, labels and legend entries: data, shared by every map."""
+
+from __future__ import annotations
+
+CATEGORY_CN = {
+    "internet_cafe": "网吧",
+    "entertainment": "娱乐场所",
+    "game_arcade": "电子游艺厅",
+    "tobacco": "烟草销售",
+    "alcohol": "酒类销售",
+    "lottery": "彩票销售",
+    "food_vendor": "食品摊点",
+    "convenience_store": "便利店",
+    "hotel": "宾馆旅店",
+    "other": "其他",
+}
+SCHOOL_KIND_CN = {
+    "kindergarten": "幼儿园",
+    "primary": "小学",
+    "junior": "初中",
+    "senior": "高中",
+    "nine_year": "九年一贯制",
+    "twelve_year": "十二年一贯制",
+    "vocational": "职业学校",
+    "special": "特殊教育",
+}
+REASON_CN = {
+    "failed_recheck": "整改复查到期 failed, re-check due",
+    "never_inspected": "从未检查 never inspected",
+    "overdue": "超期未查 overdue",
+}
+REASON_COLOUR = {"failed_recheck": "#c0392b", "never_inspected": "#e67e22", "overdue": "#d4ac0d"}
+VIOLATION_COLOUR = "#5b2c6f"
+ROUTE_COLOUR = "#1f5fbf"
+SCHOOL_COLOUR = "#2471a3"
+BUFFER_COLOURS = {50.0: "#8e44ad", 100.0: "#16a085", 200.0: "#2e86c1"}
+DISTRICT_STYLE = {"color": "#34495e", "weight": 2, "fill": False, "dashArray": "6 4"}
+
+
+def buffer_colour(distance_m: float) -> str:
+    return BUFFER_COLOURS.get(float(distance_m), "#7f8c8d")

@@ -1,0 +1,53 @@
+"""Basemaps. Overlays are WGS84, so only WGS84/CGCS2000 Web-Mercator tiles line up with them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from geo_safety.errors import InvalidInput
+
+_GCJ_HOSTS = ("autonavi", "amap.com", "gtimg", "map.qq.com", "tencent", "bdimg", "baidu")
+
+
+@dataclass(frozen=True)
+class Basemap:
+    name: str
+    url: str
+    attribution: str
+    subdomains: str = "abc"
+
+
+def basemap(tiles: str, tianditu_key: str | None = None) -> Basemap | None:
+    """The basemap for a setting: ``none``, ``osm``, ``tianditu`` or an XYZ URL template.
+
+    >>> basemap("none") is None
+    True
+    >>> basemap("https://webrd01.is.autonavi.com/appmaptile?x={x}&y={y}&z={z}")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    geo_safety.errors.InvalidInput: GCJ-02/BD-09 basemaps (AMap, Tencent, Baidu) would shift every overlay...
+    """
+    choice = (tiles or "none").strip()
+    if choice.lower() == "none":
+        return None
+    if choice.lower() == "osm":
+        return Basemap(
+            "OpenStreetMap", "https://tile.openstreetmap.org/{z}/{x}/{y}.png", "&copy; OpenStreetMap contributors", ""
+        )
+    if choice.lower() == "tianditu":
+        if not tianditu_key:
+            raise InvalidInput("tiles=tianditu needs GEO_SAFETY_TIANDITU_KEY")
+        url = (
+            "https://t{s}.tianditu.gov.cn/vec_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=vec"
+            "&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}"
+            f"&tk={tianditu_key}"
+        )
+        return Basemap("天地图 Tianditu", url, "&copy; 天地图 Tianditu", "01234567")
+    if any(host in choice.lower() for host in _GCJ_HOSTS):
+        raise InvalidInput(
+            "GCJ-02/BD-09 basemaps (AMap, Tencent, Baidu) would shift every overlay by ~500 m; use tiles=none, "
+            "osm, tianditu or a WGS84 Web-Mercator XYZ URL"
+        )
+    if "{z}" not in choice or "{x}" not in choice or "{y}" not in choice:
+        raise InvalidInput("a tile URL template needs {z}, {x} and {y}")
+    return Basemap("底图 basemap", choice, "basemap", "")

@@ -1,0 +1,231 @@
+"""The inspectors' day: what is due, in which order to visit it, and recording a visit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Engine, text
+
+from geo_safety import queries
+from geo_safety.crs import Datum, geodesic_distance_m, to_wgs84
+from geo_safety.errors import Forbidden, InvalidInput, NotFound, OutsideServiceArea
+from geo_safety.routing import plan_route
+from geo_safety.rules import LOCAL_TZ, InspectionResult
+from geo_safety.ruleset import RuleSet
+from geo_safety.services.audit import Actor, record
+from geo_safety.services.imports import load_service_area
+from geo_safety.services.users import Principal
+
+MAX_PAGE = 5000
+MAX_PLAN = 50
+
+
+def rule_params(rules: RuleSet) -> dict[str, list]:
+    items = list(rules.rules.values())
+    return {
+        "cats": [r.category for r in items],
+        "kg_m": [r.kindergarten_m for r in items],
+        "other_m": [r.other_m for r in items],
+        "violation": [r.violation for r in items],
+        "interval": [r.interval_days for r in items],
+    }
+
+
+def _feature(row: Any, priority: int) -> dict[str, Any]:
+    props = {
+        "target_type": "premise",
+        "target_id": row.id,
+        "name": row.name,
+        "category": row.category,
+        "address": row.address,
+        "district_code": row.district_code,
+        "reason": row.reason,
+        "violation": row.violation,
+        "priority": priority,
+        "nearest_school_id": row.school_id,
+        "nearest_school_name": row.school_name,
+        "distance_m": round(float(row.distance_m), 2),
+        "rule_distance_m": float(row.rule_m),
+        "last_inspected_on": row.last_on.isoformat() if row.last_on else None,
+        "days_overdue": row.days_overdue,
+    }
+    return {
+        "type": "Feature",
+        "id": row.id,
+        "geometry": {"type": "Point", "coordinates": [row.lon, row.lat]},
+        "properties": props,
+    }
+
+
+def due(
+    engine: Engine, rules: RuleSet, day: date, districts: tuple[str, ...] | None, limit: int = 1000, offset: int = 0
+) -> dict[str, Any]:
+    """Due premises as a GeoJSON FeatureCollection in priority order (``priority`` 1 = first)."""
+    if not 1 <= limit <= MAX_PAGE or offset < 0:
+        raise InvalidInput(f"limit must be 1..{MAX_PAGE} and offset ≥ 0")
+    params = {
+        **rule_params(rules),
+        "districts": list(districts) if districts else None,
+        "day": day,
+        "recheck": rules.recheck_days,
+        "limit": limit,
+        "offset": offset,
+    }
+    with engine.connect() as conn:
+        rows = conn.execute(queries.premises_due(), params).all()
+    features = [_feature(row, offset + i + 1) for i, row in enumerate(rows)]
+    return {
+        "type": "FeatureCollection",
+        "date": day.isoformat(),
+        "numberMatched": rows[0].matched if rows else 0,
+        "numberReturned": len(features),
+        "features": features,
+    }
+
+
+def today_plan(
+    engine: Engine,
+    rules: RuleSet,
+    day: date,
+    districts: tuple[str, ...] | None,
+    limit: int = 20,
+    start: tuple[float, float] | None = None,
+) -> dict[str, Any]:
+    """The ``limit`` highest-priority due premises, ordered as a short route from ``start`` (WGS84)."""
+    if not 1 <= limit <= MAX_PLAN:
+        raise InvalidInput(f"limit must be 1..{MAX_PLAN}")
+    collection = due(engine, rules, day, districts, limit=limit)
+    stops = collection["features"]
+    lon = np.array([f["geometry"]["coordinates"][0] for f in stops], dtype=float)
+    lat = np.array([f["geometry"]["coordinates"][1] for f in stops], dtype=float)
+    order = plan_route(lon, lat, start)
+    previous = start
+    total = 0.0
+    ordered = []
+    for n, k in enumerate(order, start=1):
+        feature = stops[k]
+        here = (lon[k], lat[k])
+        leg = float(geodesic_distance_m(*previous, *here)) if previous else 0.0
+        feature["properties"].update(route_order=n, leg_distance_m=round(leg, 1))
+        total += leg
+        previous = here
+        ordered.append(feature)
+    line = ([list(start)] if start else []) + [f["geometry"]["coordinates"] for f in ordered]
+    collection.update(
+        features=ordered,
+        numberReturned=len(ordered),
+        start=list(start) if start else None,
+        route={"type": "LineString", "coordinates": line},
+        route_length_m=round(total, 1),
+    )
+    return collection
+
+
+@dataclass(frozen=True)
+class NewInspection:
+    target_type: str
+    target_id: str
+    result: str
+    inspected_at: datetime | None = None
+    findings: str | None = None
+    follow_up_due: date | None = None
+    lon: float | None = None
+    lat: float | None = None
+    datum: Datum = Datum.WGS84
+
+
+def record_inspection(
+    engine: Engine, rules: RuleSet, user: Principal, actor: Actor, visit: NewInspection
+) -> dict[str, Any]:
+    """Store a visit (transactionally, audited). A position over ``off_site_m`` from the target is kept, flagged."""
+    if visit.result not in InspectionResult.__members__.values():
+        raise InvalidInput(f"unknown result {visit.result!r}; use one of: pass, fail, closed, not_found")
+    if visit.target_type not in ("premise", "water_hazard"):
+        raise InvalidInput("target_type must be 'premise' or 'water_hazard'")
+    now = datetime.now(LOCAL_TZ)
+    at = visit.inspected_at or now
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=LOCAL_TZ)
+    if at > now + timedelta(minutes=5):
+        raise InvalidInput("inspected_at lies in the future")
+    on = at.astimezone(LOCAL_TZ).date()
+    follow_up = visit.follow_up_due
+    if follow_up is not None and follow_up < on:
+        raise InvalidInput("follow_up_due is before the inspection date")
+    if visit.result == InspectionResult.FAIL and follow_up is None:
+        follow_up = on + timedelta(days=rules.recheck_days)
+    lon = lat = None
+    if (visit.lon is None) != (visit.lat is None):
+        raise InvalidInput("give both lon and lat of the position, or neither")
+    if visit.lon is not None and visit.lat is not None:
+        if not (np.isfinite(visit.lon) and np.isfinite(visit.lat)):
+            raise InvalidInput("the position must be finite numbers")
+        lon_a, lat_a = to_wgs84(visit.lon, visit.lat, visit.datum)
+        lon, lat = float(lon_a), float(lat_a)
+    with engine.begin() as conn:
+        if lon is not None and lat is not None and not load_service_area(conn).contains(lon, lat):
+            raise OutsideServiceArea(
+                f"the position {visit.lon}, {visit.lat} ({visit.datum.value}) lies outside the service area"
+            )
+        target = conn.execute(
+            queries.inspection_target(),
+            {"target_type": visit.target_type, "target_id": visit.target_id, "lon": lon, "lat": lat},
+        ).one_or_none()
+        if target is None:
+            raise NotFound(f"no {visit.target_type.replace('_', ' ')} with id {visit.target_id!r}")
+        if not user.covers(target.district_code):
+            raise Forbidden(f"{visit.target_id} lies in district {target.district_code}, outside your districts")
+        off_site = None if target.distance_m is None else bool(target.distance_m > rules.off_site_m)
+        column = "premise_id" if visit.target_type == "premise" else "hazard_id"
+        new_id = conn.execute(
+            text(
+                f"""INSERT INTO inspections ({column}, inspected_at, inspector, result, findings, follow_up_due,
+                        position, position_datum, off_site)
+                    VALUES (:target, :at, :inspector, :result, :findings, :follow,
+                        CASE WHEN CAST(:lon AS float8) IS NULL THEN NULL
+                             ELSE ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) END, :datum, :off_site)
+                    RETURNING id"""
+            ),
+            {
+                "target": visit.target_id,
+                "at": at,
+                "inspector": user.name,
+                "result": visit.result,
+                "findings": visit.findings,
+                "follow": follow_up,
+                "lon": lon,
+                "lat": lat,
+                "datum": visit.datum.value if lon is not None else None,
+                "off_site": off_site,
+            },
+        ).scalar_one()
+        if visit.target_type == "premise" and visit.result in (InspectionResult.CLOSED, InspectionResult.NOT_FOUND):
+            conn.execute(
+                text("UPDATE premises SET status = 'closed', updated_at = now() WHERE id = :id"),
+                {"id": visit.target_id},
+            )
+        details = {
+            "result": visit.result,
+            "off_site": off_site,
+            "distance_m": None if target.distance_m is None else round(float(target.distance_m), 1),
+        }
+        record(conn, actor, "inspection.create", visit.target_type, visit.target_id, details)
+    response: dict[str, Any] = {
+        "id": new_id,
+        "target_type": visit.target_type,
+        "target_id": visit.target_id,
+        "result": visit.result,
+        "inspected_at": at.isoformat(),
+        "follow_up_due": follow_up.isoformat() if follow_up else None,
+        "off_site": off_site,
+        "distance_m": details["distance_m"],
+    }
+    if off_site:
+        response["warning"] = (
+            f"位置距目标 {details['distance_m']:.0f} 米，记录已保存并标记为非现场 (off_site): "
+            f"the reported position is {details['distance_m']:.0f} m from the target"
+        )
+    return response

@@ -1,0 +1,70 @@
+"""Gather what a map shows (queries), then hand plain data to ``geo_safety.maps`` for rendering."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Engine
+
+from geo_safety import queries
+from geo_safety.maps.render import TodayMapData, render_html, today_map
+from geo_safety.maps.tiles import basemap
+from geo_safety.ruleset import RuleSet
+from geo_safety.services import inspections
+from geo_safety.settings import Settings
+
+
+def _features(rows: Any, props: tuple[str, ...]) -> list[dict[str, Any]]:
+    return [
+        {"type": "Feature", "geometry": json.loads(r.geometry), "properties": {k: getattr(r, k) for k in props}}
+        for r in rows
+    ]
+
+
+def today_map_html(
+    engine: Engine,
+    rules: RuleSet,
+    settings: Settings,
+    day: date,
+    districts: tuple[str, ...] | None,
+    *,
+    limit: int = 20,
+    start: tuple[float, float] | None = None,
+    inline_assets: bool = False,
+) -> str:
+    """The inspector's map of ``day``: boundary, rule rings, schools, the numbered route and the rest due."""
+    scope = list(districts) if districts else None
+    tiles = basemap(settings.tiles, settings.tianditu_key)
+    plan = inspections.today_plan(engine, rules, day, districts, limit=limit, start=start)
+    everything = inspections.due(engine, rules, day, districts, limit=inspections.MAX_PAGE)
+    planned = {f["id"] for f in plan["features"]}
+    with engine.connect() as conn:
+        outline = _features(conn.execute(queries.district_outline(), {"districts": scope}), ("code", "name"))
+        rings = {
+            distance: _features(
+                conn.execute(queries.school_buffers(), {"districts": scope, "distance_m": distance}), ("id", "name")
+            )
+            for distance in rules.distances_m
+        }
+        gates = [
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [r.lon, r.lat]},
+                "properties": {"id": r.id, "name": r.name, "kind": r.kind, "students": r.students},
+            }
+            for r in conn.execute(queries.school_gates(), {"districts": scope})
+        ]
+    names = "、".join(f["properties"]["name"] for f in outline) or "全市"
+    data = TodayMapData(
+        day=day.isoformat(),
+        title=f"今日巡查 Today's inspections · {names}",
+        districts=outline,
+        rings=rings,
+        schools=gates,
+        plan=plan,
+        other_due=[f for f in everything["features"] if f["id"] not in planned],
+        total_due=everything["numberMatched"],
+    )
+    return render_html(today_map(data, tiles, inline_assets=inline_assets))
