@@ -94,7 +94,7 @@ def test_migrations_go_up_and_down(admin_url: str) -> None:
                 text("SELECT count(*) FROM pg_indexes WHERE indexdef ILIKE '%USING gist%'")
             ).scalar_one()
         assert set(srids.values()) == {4326} and len(srids) == 6
-        assert gist == 9
+        assert gist == 10
         migrate.downgrade(engine)
         assert migrate.current(engine) is None
         assert not {"districts", "schools"} & set(inspect(engine).get_table_names())

@@ -53,7 +53,10 @@ def premise_popup(props: dict[str, Any]) -> str:
     return _popup_table([(k, v) for k, v in rows if v is not None])
 
 
-def base_map(districts: list[dict[str, Any]], basemap: Basemap | None) -> folium.Map:
+def base_map(
+    districts: list[dict[str, Any]], basemap: Basemap | None, focus: list[dict[str, Any]] | None = None
+) -> folium.Map:
+    """Boundary (and basemap) of the districts; opens on ``focus`` features when given, else the districts."""
     fmap = folium.Map(tiles=None, control_scale=True, prefer_canvas=False, zoom_start=12, location=[21.5, 109.2])
     if basemap is not None:
         folium.TileLayer(
@@ -71,7 +74,8 @@ def base_map(districts: list[dict[str, Any]], basemap: Basemap | None) -> folium
             tooltip=folium.GeoJsonTooltip(fields=["name", "code"], aliases=["区县", "代码"]),
         )
         layer.add_to(fmap)
-        fmap.fit_bounds(_bounds(districts))
+    if focus or districts:
+        fmap.fit_bounds(_bounds(focus or districts), padding=(30, 30))
     return fmap
 
 
@@ -136,6 +140,14 @@ def add_plan(fmap: folium.Map, plan: dict[str, Any], other_due: list[dict[str, A
             dash_array="8 6",
             class_name="gs-route",
         ).add_to(stops)
+    if plan.get("start"):
+        start_icon = folium.DivIcon(
+            html='<div class="gs-start" title="起点 start">起</div>',
+            icon_size=(22, 22),
+            icon_anchor=(11, 11),
+            class_name="gs-start-icon",
+        )
+        folium.Marker(plan["start"][::-1], icon=start_icon, tooltip="起点 Start").add_to(stops)
     for feature in plan["features"]:
         props = feature["properties"]
         lon, lat = feature["geometry"]["coordinates"]
@@ -173,9 +185,8 @@ def add_plan(fmap: folium.Map, plan: dict[str, Any], other_due: list[dict[str, A
 
 
 def today_map(data: TodayMapData, basemap: Basemap | None = None, *, inline_assets: bool = False) -> folium.Map:
-    fmap = base_map(data.districts, basemap)
-    if data.plan["features"]:  # a phone screen opens on the day's stops, not the whole district
-        fmap.fit_bounds(_bounds(data.plan["features"]), padding=(30, 30))
+    # a phone screen opens on the day's stops, not the whole district
+    fmap = base_map(data.districts, basemap, focus=data.plan["features"])
     add_rings(fmap, data.rings)
     add_schools(fmap, data.schools)
     add_plan(fmap, data.plan, data.other_due)

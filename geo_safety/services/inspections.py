@@ -93,11 +93,26 @@ def today_plan(
     districts: tuple[str, ...] | None,
     limit: int = 20,
     start: tuple[float, float] | None = None,
+    within_m: float | None = None,
 ) -> dict[str, Any]:
-    """The ``limit`` highest-priority due premises, ordered as a short route from ``start`` (WGS84)."""
+    """The ``limit`` highest-priority due premises, ordered as a short route from ``start`` (WGS84).
+
+    With ``within_m`` only premises that close to ``start`` are planned (a day's reach on foot or by bike).
+    """
     if not 1 <= limit <= MAX_PLAN:
         raise InvalidInput(f"limit must be 1..{MAX_PLAN}")
-    collection = due(engine, rules, day, districts, limit=limit)
+    if within_m is not None and start is None:
+        raise InvalidInput("within_m needs a start position")
+    if within_m is None:
+        collection = due(engine, rules, day, districts, limit=limit)
+    else:
+        collection = due(engine, rules, day, districts, limit=MAX_PAGE)
+        reachable = [
+            f
+            for f in collection["features"]
+            if float(geodesic_distance_m(*start, *f["geometry"]["coordinates"])) <= within_m  # type: ignore[misc]
+        ]
+        collection["features"] = reachable[:limit]
     stops = collection["features"]
     lon = np.array([f["geometry"]["coordinates"][0] for f in stops], dtype=float)
     lat = np.array([f["geometry"]["coordinates"][1] for f in stops], dtype=float)

@@ -32,12 +32,13 @@ def today_map_html(
     *,
     limit: int = 20,
     start: tuple[float, float] | None = None,
+    within_m: float | None = None,
     inline_assets: bool = False,
 ) -> str:
     """The inspector's map of ``day``: boundary, rule rings, schools, the numbered route and the rest due."""
     scope = list(districts) if districts else None
     tiles = basemap(settings.tiles, settings.tianditu_key)
-    plan = inspections.today_plan(engine, rules, day, districts, limit=limit, start=start)
+    plan = inspections.today_plan(engine, rules, day, districts, limit=limit, start=start, within_m=within_m)
     everything = inspections.due(engine, rules, day, districts, limit=inspections.MAX_PAGE)
     planned = {f["id"] for f in plan["features"]}
     with engine.connect() as conn:

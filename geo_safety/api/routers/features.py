@@ -24,6 +24,6 @@ def layer_features(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     """Features of ``layer`` in WGS84 (GeoJSON). Inspectors see only their districts."""
-    scope = user.scope(district)
     features.check_district(engine, district)
+    scope = user.scope(district)
     return features.feature_collection(engine, layer, scope, limit, offset)

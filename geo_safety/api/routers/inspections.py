@@ -52,8 +52,8 @@ def due(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     """Premises due for inspection on ``date`` (GeoJSON, priority order; paged)."""
-    scope = user.scope(district)
     features.check_district(engine, district)
+    scope = user.scope(district)
     return inspections.due(engine, rules, day or today_local(), scope, limit=limit, offset=offset)
 
 
@@ -67,17 +67,20 @@ def today(
     limit: Annotated[int, Query(ge=1, le=inspections.MAX_PLAN)] = 20,
     start: Annotated[str | None, Query(description="LON,LAT where the route starts")] = None,
     start_datum: Datum = Datum.WGS84,
+    within_m: Annotated[float | None, Query(gt=0, le=100_000, description="only stops this close to start")] = None,
 ) -> dict[str, Any]:
     """The inspector's plan: the highest-priority due premises as a short route from ``start``."""
-    scope = user.scope(district)
     features.check_district(engine, district)
+    scope = user.scope(district)
     origin = parse_start(start)
     if origin is not None:
         from geo_safety.crs import to_wgs84
 
         lon, lat = to_wgs84(origin[0], origin[1], start_datum)
         origin = (float(lon), float(lat))
-    return inspections.today_plan(engine, rules, day or today_local(), scope, limit=limit, start=origin)
+    return inspections.today_plan(
+        engine, rules, day or today_local(), scope, limit=limit, start=origin, within_m=within_m
+    )
 
 
 class Position(BaseModel):

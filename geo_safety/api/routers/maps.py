@@ -29,9 +29,12 @@ def inspection_today(
     district: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
     limit: Annotated[int, Query(ge=1, le=50)] = 20,
     start: str | None = None,
+    within_m: Annotated[float | None, Query(gt=0, le=100_000)] = None,
 ) -> HTMLResponse:
     """Today's inspection map: rule buffers, due premises by reason, the numbered route, locate-me."""
-    scope = user.scope(district)
     features.check_district(engine, district)
-    html = today_map_html(engine, rules, settings, day or today_local(), scope, limit=limit, start=parse_start(start))
+    scope = user.scope(district)
+    html = today_map_html(
+        engine, rules, settings, day or today_local(), scope, limit=limit, start=parse_start(start), within_m=within_m
+    )
     return HTMLResponse(html)
