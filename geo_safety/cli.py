@@ -200,7 +200,7 @@ def cmd_map(args: argparse.Namespace, settings: Settings) -> int:
     features.check_district(engine, args.district)
     html = today_map_html(
         engine,
-        load_rules(settings.rules),
+        load_rules(settings.rules, settings.calendar),
         settings,
         day,
         (args.district,) if args.district else None,

@@ -23,6 +23,19 @@ class Conflict(GeoSafetyError):
     """The write clashes with what is stored (duplicate id, stale version)."""
 
 
+class StaleVersion(Conflict):
+    """A write based on a version that is no longer current (someone else changed it first)."""
+
+    def __init__(self, message: str, current_version: int, *, precondition: bool = False) -> None:
+        super().__init__(message)
+        self.current_version = current_version
+        self.precondition = precondition  # True: it came as If-Match (HTTP 412), else a body field (409)
+
+
+class VersionRequired(GeoSafetyError):
+    """An edit that does not say which version it read."""
+
+
 class InvalidInput(GeoSafetyError):
     """Input that can never be accepted as it is."""
 

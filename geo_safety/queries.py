@@ -82,16 +82,38 @@ rules AS (
 )"""
 
 
-def premises_due() -> TextClause:
-    """Premises due for inspection on ``:day``, in priority order, with the nearest school that puts them in scope.
+MISSING_MEASURES = """
+array_remove(ARRAY[
+    CASE WHEN 'warning_sign' = ANY(CAST(:required AS text[])) AND NOT h.warning_sign THEN 'warning_sign' END,
+    CASE WHEN 'lifebuoy' = ANY(CAST(:required AS text[])) AND NOT h.lifebuoy THEN 'lifebuoy' END,
+    CASE WHEN 'rescue_rope' = ANY(CAST(:required AS text[])) AND NOT h.rescue_rope THEN 'rescue_rope' END,
+    CASE WHEN 'rescue_pole' = ANY(CAST(:required AS text[])) AND NOT h.rescue_pole THEN 'rescue_pole' END,
+    CASE WHEN (h.kind = ANY(CAST(:fence_kinds AS text[])) OR 'fence' = ANY(CAST(:required AS text[])))
+              AND NOT h.fence THEN 'fence' END,
+    CASE WHEN coalesce(btrim(h.responsible_person), '') = '' THEN 'responsible_person' END,
+    CASE WHEN CAST(:key_period AS boolean) AND NOT EXISTS (
+            SELECT 1 FROM jsonb_array_elements(h.patrols) p
+             WHERE CAST(p ->> 'valid_from' AS date) <= CAST(:day AS date)
+               AND CAST(:day AS date) <= CAST(p ->> 'valid_to' AS date)
+               AND ((p -> 'weekdays') @> to_jsonb(CAST(:isodow AS integer))
+                    OR (CAST(:holiday AS boolean) AND coalesce(CAST(p ->> 'holidays' AS boolean), false))))
+         THEN 'patrol' END
+], NULL)"""
+"""What a zone lacks on ``:day``: required measures, a fence for some kinds, a responsible person, and in a key
+period a patrol covering the day (dates, ISO weekday, or a holiday when the patrol covers holidays)."""
 
-    In scope: open, and within the rule distance of a school of a kind the rule covers — geodesic metres from
-    the premise to the school's campus polygon (0 inside) or else its gate (``coalesce(campus, geom)``, which
-    has its own geography index). Only inspections on or before ``:day`` (Asia/Shanghai dates) count; the
-    latest decides: none → ``never_inspected``; a failure whose follow-up date (default +``:recheck`` days) has
-    come → ``failed_recheck``; ``:day`` ≥ latest + interval → ``overdue``; ``closed``/``not_found`` → out of scope.
-    Binds: the rule arrays (see ``_RULES_CTE``), ``:districts`` (text[] or NULL = all), ``:day``, ``:recheck``,
-    ``:limit``, ``:offset``.
+
+def due_targets() -> TextClause:
+    """Premises and water zones due for inspection on ``:day``, in priority order, paged.
+
+    Premises are in scope when open and within the rule distance of a school of a kind the rule covers —
+    geodesic metres from the premise to the school's campus polygon (0 inside) or else its gate
+    (``coalesce(campus, geom)``, which has its own geography index). Only inspections on or before ``:day``
+    (Asia/Shanghai dates) count; the latest decides: none → ``never_inspected``; a failure whose follow-up
+    date (default +``:recheck`` days) has come → ``failed_recheck``; ``:day`` ≥ latest + interval →
+    ``overdue``; ``closed``/``not_found`` → out of scope. Water zones within ``:radius`` of a school are due
+    when never checked, or not checked for ``:hz_interval`` days (shorter in a key period); their point is
+    a point on the zone's surface.
     """
     return text(
         f"""
@@ -135,24 +157,114 @@ judged AS (
       LEFT JOIN latest l ON l.premise_id = s.id
      WHERE l.result IS NULL OR l.result NOT IN ('closed', 'not_found')
 ),
-due AS (
-    SELECT *,
+premises_due AS (
+    SELECT 'premise' AS target_type, id, name, category, address, district_code, violation,
            CASE WHEN never THEN 'never_inspected'
                 WHEN result = 'fail' AND recheck_on <= :day THEN 'failed_recheck'
-                WHEN :day >= next_due_on THEN 'overdue' END AS reason
+                WHEN :day >= next_due_on THEN 'overdue' END AS reason,
+           school_id, school_name, distance_m, rule_m, last_on, recheck_on, next_due_on, geom AS point
       FROM judged
+),
+zones AS (
+    SELECT DISTINCT ON (h.id) h.id, h.name, h.kind, h.district_code, h.geom, s.id AS school_id,
+           s.name AS school_name, ST_Distance(h.geom::geography, coalesce(s.campus, s.geom)::geography) AS distance_m
+      FROM water_hazards h
+      JOIN schools s ON ST_DWithin(h.geom::geography, coalesce(s.campus, s.geom)::geography, :radius)
+     WHERE h.deleted_at IS NULL
+       AND (CAST(:districts AS text[]) IS NULL OR h.district_code = ANY(CAST(:districts AS text[])))
+     ORDER BY h.id, distance_m, s.id
+),
+zone_latest AS (
+    SELECT i.hazard_id, max((i.inspected_at AT TIME ZONE 'Asia/Shanghai')::date) AS last_on
+      FROM inspections i JOIN zones z ON z.id = i.hazard_id
+     WHERE (i.inspected_at AT TIME ZONE 'Asia/Shanghai')::date <= :day
+     GROUP BY i.hazard_id
+),
+zones_due AS (
+    SELECT 'water_hazard' AS target_type, z.id, z.name, z.kind AS category, NULL::text AS address, z.district_code,
+           false AS violation,
+           CASE WHEN l.last_on IS NULL THEN 'never_inspected'
+                WHEN :day >= l.last_on + :hz_interval THEN 'overdue' END AS reason,
+           z.school_id, z.school_name, z.distance_m, CAST(:radius AS float8) AS rule_m, l.last_on,
+           NULL::date AS recheck_on, l.last_on + :hz_interval AS next_due_on, ST_PointOnSurface(z.geom) AS point
+      FROM zones z LEFT JOIN zone_latest l ON l.hazard_id = z.id
+),
+due AS (
+    SELECT * FROM premises_due WHERE reason IS NOT NULL
+    UNION ALL
+    SELECT * FROM zones_due WHERE reason IS NOT NULL AND CAST(:with_zones AS boolean)
 )
-SELECT id, name, category, address, district_code, violation, reason, school_id, school_name,
+SELECT target_type, id, name, category, address, district_code, violation, reason, school_id, school_name,
        distance_m, rule_m, last_on,
        CASE reason WHEN 'failed_recheck' THEN :day - recheck_on WHEN 'overdue' THEN :day - next_due_on END
            AS days_overdue,
-       ST_X(geom) AS lon, ST_Y(geom) AS lat, count(*) OVER () AS matched
+       ST_X(point) AS lon, ST_Y(point) AS lat, count(*) OVER () AS matched
   FROM due
- WHERE reason IS NOT NULL
  ORDER BY violation DESC,
           CASE reason WHEN 'failed_recheck' THEN 1 WHEN 'never_inspected' THEN 2 ELSE 3 END,
-          days_overdue DESC NULLS LAST, distance_m, id
+          days_overdue DESC NULLS LAST, distance_m, target_type, id
  LIMIT :limit OFFSET :offset
+"""
+    )
+
+
+def drowning_hotspots() -> TextClause:
+    """Unguarded zones (see ``MISSING_MEASURES``) within ``:radius`` of a school, highest risk first.
+
+    risk_score = Σ over schools within the radius of students × (1 − distance_m / radius) × kind weight,
+    × (1 + 0.25 × number of missing items). Distances are geodesic, zone to campus polygon or gate.
+    """
+    return text(
+        f"""
+WITH weights AS (
+    SELECT * FROM unnest(CAST(:weight_kinds AS text[]), CAST(:weights AS float8[])) AS w(kind, weight)
+),
+judged AS (
+    SELECT h.id, h.name, h.kind, h.district_code, h.responsible_unit, h.responsible_person, h.phone, h.geom,
+           {MISSING_MEASURES} AS missing
+      FROM water_hazards h
+     WHERE h.deleted_at IS NULL
+       AND (CAST(:districts AS text[]) IS NULL OR h.district_code = ANY(CAST(:districts AS text[])))
+),
+unguarded AS (SELECT * FROM judged WHERE cardinality(missing) > 0),
+near AS (
+    SELECT u.id, s.id AS school_id, s.name AS school_name, s.students,
+           ST_Distance(u.geom::geography, coalesce(s.campus, s.geom)::geography) AS distance_m
+      FROM unguarded u
+      JOIN schools s ON ST_DWithin(u.geom::geography, coalesce(s.campus, s.geom)::geography, :radius)
+),
+exposure AS (
+    SELECT id, count(*) AS schools_within, sum(students) AS students_within,
+           (array_agg(school_id ORDER BY distance_m, school_id))[1] AS nearest_school_id,
+           (array_agg(school_name ORDER BY distance_m, school_id))[1] AS nearest_school_name,
+           min(distance_m) AS distance_m,
+           sum(students * (1 - distance_m / :radius)) AS weighted_students
+      FROM near GROUP BY id
+)
+SELECT u.id AS hazard_id, u.name, u.kind, u.district_code, u.missing, e.schools_within, e.students_within,
+       e.nearest_school_id, e.nearest_school_name, e.distance_m, u.responsible_unit, u.responsible_person,
+       u.phone, e.weighted_students * coalesce(w.weight, 1) * (1 + 0.25 * cardinality(u.missing)) AS risk_score,
+       ST_AsGeoJSON(u.geom, 7) AS geometry, count(*) OVER () AS matched
+  FROM unguarded u
+  JOIN exposure e ON e.id = u.id
+  LEFT JOIN weights w ON w.kind = u.kind
+ ORDER BY risk_score DESC, u.id
+ LIMIT :limit OFFSET :offset
+"""
+    )
+
+
+def zone_guard_state() -> TextClause:
+    """Every live zone of ``:districts`` with what it lacks on ``:day`` (guarded: empty ``missing``)."""
+    return text(
+        f"""
+SELECT h.id, h.name, h.kind, h.district_code, h.version, h.responsible_unit, h.responsible_person, h.phone,
+       h.warning_sign, h.lifebuoy, h.rescue_rope, h.rescue_pole, h.fence, h.patrols,
+       {MISSING_MEASURES} AS missing, ST_AsGeoJSON(h.geom, 7) AS geometry
+  FROM water_hazards h
+ WHERE h.deleted_at IS NULL
+   AND (CAST(:districts AS text[]) IS NULL OR h.district_code = ANY(CAST(:districts AS text[])))
+ ORDER BY h.id
 """
     )
 

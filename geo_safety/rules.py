@@ -105,3 +105,46 @@ def allowed(role: Role | str, action: str) -> bool:
 def today_local() -> date:
     """'Today' for the programme is the date in Asia/Shanghai, wherever the server runs."""
     return datetime.now(LOCAL_TZ).date()
+
+
+def check_patrols(patrols: object) -> list[dict[str, object]]:
+    """Validate patrol assignments; returns them normalised or raises ``ValueError`` with the reason.
+
+    >>> check_patrols([{"valid_from": "2026-01-01", "valid_to": "2026-12-31", "weekdays": [6, 7],
+    ...                 "holidays": True, "patroller": "李四"}])[0]["weekdays"]
+    [6, 7]
+    >>> check_patrols([{"valid_from": "2026-12-31", "valid_to": "2026-01-01", "weekdays": [1]}])
+    Traceback (most recent call last):
+    ...
+    ValueError: patrol 1: valid_to 2026-01-01 is before valid_from 2026-12-31
+    """
+    if not isinstance(patrols, list):
+        raise ValueError("patrols must be a list")
+    clean = []
+    for n, patrol in enumerate(patrols, start=1):
+        if not isinstance(patrol, dict):
+            raise ValueError(f"patrol {n}: expected an object")
+        try:
+            start = date.fromisoformat(str(patrol["valid_from"]))
+            end = date.fromisoformat(str(patrol["valid_to"]))
+        except (KeyError, ValueError):
+            raise ValueError(f"patrol {n}: valid_from and valid_to must be YYYY-MM-DD dates") from None
+        if end < start:
+            raise ValueError(f"patrol {n}: valid_to {end} is before valid_from {start}")
+        weekdays = patrol.get("weekdays", [])
+        if not isinstance(weekdays, list) or not all(isinstance(w, int) and 1 <= w <= 7 for w in weekdays):
+            raise ValueError(f"patrol {n}: weekdays must be ISO weekday numbers 1 (Monday) to 7 (Sunday)")
+        holidays = patrol.get("holidays", False)
+        if not isinstance(holidays, bool):
+            raise ValueError(f"patrol {n}: holidays must be true or false")
+        patroller = patrol.get("patroller")
+        clean.append(
+            {
+                "valid_from": start.isoformat(),
+                "valid_to": end.isoformat(),
+                "weekdays": sorted(set(weekdays)),
+                "holidays": holidays,
+                "patroller": None if patroller is None else str(patroller),
+            }
+        )
+    return clean

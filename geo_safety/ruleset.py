@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from geo_safety.errors import InvalidInput
-from geo_safety.rules import PremisesCategory, SchoolKind
+from geo_safety.keyperiods import KeyCalendar, load_calendar
+from geo_safety.rules import GUARD_MEASURES, HazardKind, PremisesCategory, SchoolKind
 
 DEFAULT_RULES_FILE = Path(__file__).with_name("rules_default.toml")
 
@@ -32,10 +34,38 @@ class DistanceRule:
 
 
 @dataclass(frozen=True)
+class HazardRules:
+    """What a water zone needs to count as guarded, and how hotspots are found and scored."""
+
+    required_measures: tuple[str, ...] = ("warning_sign", "lifebuoy", "rescue_rope", "rescue_pole")
+    fence_kinds: tuple[str, ...] = ("pond", "pit", "canal")
+    radius_m: float = 1000.0
+    interval_days: int = 30
+    key_period_interval_days: int = 7
+    kind_weights: dict[str, float] = field(default_factory=lambda: dict.fromkeys(HazardKind, 1.0))
+
+
+@dataclass(frozen=True)
 class RuleSet:
     rules: dict[str, DistanceRule]
     recheck_days: int = 7
     off_site_m: float = 100.0
+    hazards: HazardRules = field(default_factory=HazardRules)
+    calendar: KeyCalendar = field(default_factory=load_calendar)
+
+    def day_facts(self, day: date) -> dict[str, object]:
+        """Binds of the hazard statements for ``day``: key period, holiday, ISO weekday, check interval."""
+        key = self.calendar.key_period(day) is not None
+        return {
+            "day": day,
+            "key_period": key,
+            "holiday": self.calendar.is_holiday(day),
+            "isodow": day.isoweekday(),
+            "required": list(self.hazards.required_measures),
+            "fence_kinds": list(self.hazards.fence_kinds),
+            "radius": self.hazards.radius_m,
+            "hz_interval": self.hazards.key_period_interval_days if key else self.hazards.interval_days,
+        }
 
     @property
     def distances_m(self) -> list[float]:
@@ -44,8 +74,8 @@ class RuleSet:
         return sorted(found, reverse=True)
 
 
-def load_rules(path: Path | None = None) -> RuleSet:
-    """Read and check a rules file; errors name the file, the category and the field."""
+def load_rules(path: Path | None = None, calendar_path: Path | None = None) -> RuleSet:
+    """Read and check a rules file (and the key-period calendar); errors name the file and the field."""
     path = path or DEFAULT_RULES_FILE
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -70,4 +100,33 @@ def load_rules(path: Path | None = None) -> RuleSet:
             str(spec.get("basis", "")),
         )
     inspection = data.get("inspection", {})
-    return RuleSet(rules, int(inspection.get("recheck_days", 7)), float(inspection.get("off_site_m", 100)))
+    return RuleSet(
+        rules,
+        int(inspection.get("recheck_days", 7)),
+        float(inspection.get("off_site_m", 100)),
+        _hazard_rules(data.get("hazards", {}), path.name),
+        load_calendar(calendar_path),
+    )
+
+
+def _hazard_rules(spec: dict, file_name: str) -> HazardRules:
+    default = HazardRules()
+    measures = tuple(spec.get("required_measures", default.required_measures))
+    fence_kinds = tuple(spec.get("fence_kinds", default.fence_kinds))
+    weights = {**default.kind_weights, **spec.get("kind_weights", {})}
+    if not set(measures) <= set(GUARD_MEASURES):
+        raise InvalidInput(f"{file_name}: [hazards] required_measures must be among {', '.join(GUARD_MEASURES)}")
+    kinds = {k.value for k in HazardKind}
+    if not set(fence_kinds) <= kinds or not set(weights) <= kinds:
+        raise InvalidInput(f"{file_name}: [hazards] names an unknown hazard kind; known: {', '.join(sorted(kinds))}")
+    radius = float(spec.get("radius_m", default.radius_m))
+    if not 0 < radius <= 5000:
+        raise InvalidInput(f"{file_name}: [hazards] radius_m must be in (0, 5000]")
+    return HazardRules(
+        measures,
+        fence_kinds,
+        radius,
+        int(spec.get("interval_days", default.interval_days)),
+        int(spec.get("key_period_interval_days", default.key_period_interval_days)),
+        {str(k): float(v) for k, v in weights.items()},
+    )

@@ -14,8 +14,10 @@ from geo_safety.errors import (
     GeoSafetyError,
     InvalidInput,
     NotFound,
+    StaleVersion,
     TooLarge,
     Unauthenticated,
+    VersionRequired,
 )
 
 log = logging.getLogger("geo_safety.api")
@@ -24,6 +26,7 @@ STATUS: list[tuple[type[GeoSafetyError], int]] = [
     (Unauthenticated, 401),
     (Forbidden, 403),
     (NotFound, 404),
+    (VersionRequired, 428),
     (TooLarge, 413),
     (Conflict, 409),
     (InvalidInput, 422),
@@ -52,6 +55,10 @@ def install_error_handlers(app: FastAPI) -> None:
         headers = {"Retry-After": "5"} if code == 503 else None
         if code == 401:
             headers = {"WWW-Authenticate": 'Bearer realm="geo_safety"'}
+        if isinstance(exc, StaleVersion):
+            code = 412 if exc.precondition else 409
+            body = {"detail": str(exc), "current_version": exc.current_version}
+            return JSONResponse(body, status_code=code, headers={"ETag": f'"{exc.current_version}"'})
         if code >= 500:
             log.error("%s %s failed: %s", request.method, request.url.path, exc)
         return JSONResponse({"detail": str(exc)}, status_code=code, headers=headers)

@@ -28,6 +28,14 @@ class Actor:
         return cls(f"cli:{user}", f"cli@{socket.gethostname()}")
 
 
+def set_actor(conn: Connection, actor: Actor) -> None:
+    """Tell database triggers (the hazard history) who writes in this transaction."""
+    conn.execute(
+        text("SELECT set_config('geo_safety.actor', :a, true), set_config('geo_safety.client', :c, true)"),
+        {"a": actor.name, "c": actor.client or ""},
+    )
+
+
 def record(
     conn: Connection,
     actor: Actor,
@@ -36,6 +44,7 @@ def record(
     target_id: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> None:
+    set_actor(conn, actor)
     conn.execute(
         text(
             "INSERT INTO audit_log (actor, action, target_type, target_id, details, client) "

@@ -23,7 +23,7 @@ from geo_safety.area import ServiceArea
 from geo_safety.crs import Datum, parse_datum
 from geo_safety.errors import Forbidden, ImportRejected, InvalidInput
 from geo_safety.layers import LayerSpec, get_layer
-from geo_safety.services.audit import Actor, record
+from geo_safety.services.audit import Actor, record, set_actor
 from geo_safety.services.readers import FileReader
 from geo_safety.services.validate import ChunkValidator
 
@@ -107,6 +107,7 @@ def load_file(
     reader = FileReader(path, chunk_rows=chunk_rows, encoding=encoding)
     result = ImportResult(layer.name, reader.name, datum.value, mode)
     with engine.begin() as conn:
+        set_actor(conn, actor)  # for the hazard-history trigger
         area = load_service_area(conn) if layer.assign_district else None
         validator = ChunkValidator(reader.name, layer, datum, area, rename=rename or {}, repair=repair)
         staging = _Staging(conn, layer)

@@ -13,9 +13,9 @@ from geo_safety import queries
 from geo_safety.crs import Datum, geodesic_distance_m, to_wgs84
 from geo_safety.errors import Forbidden, InvalidInput, NotFound, OutsideServiceArea
 from geo_safety.routing import plan_route
-from geo_safety.rules import LOCAL_TZ, InspectionResult
+from geo_safety.rules import GUARD_MEASURES, LOCAL_TZ, InspectionResult
 from geo_safety.ruleset import RuleSet
-from geo_safety.services.audit import Actor, record
+from geo_safety.services.audit import Actor, record, set_actor
 from geo_safety.services.imports import load_service_area
 from geo_safety.services.users import Principal
 
@@ -36,7 +36,7 @@ def rule_params(rules: RuleSet) -> dict[str, list]:
 
 def _feature(row: Any, priority: int) -> dict[str, Any]:
     props = {
-        "target_type": "premise",
+        "target_type": row.target_type,
         "target_id": row.id,
         "name": row.name,
         "category": row.category,
@@ -61,21 +61,29 @@ def _feature(row: Any, priority: int) -> dict[str, Any]:
 
 
 def due(
-    engine: Engine, rules: RuleSet, day: date, districts: tuple[str, ...] | None, limit: int = 1000, offset: int = 0
+    engine: Engine,
+    rules: RuleSet,
+    day: date,
+    districts: tuple[str, ...] | None,
+    limit: int = 1000,
+    offset: int = 0,
+    *,
+    with_zones: bool = True,
 ) -> dict[str, Any]:
-    """Due premises as a GeoJSON FeatureCollection in priority order (``priority`` 1 = first)."""
+    """Due premises (and water zones near schools) as GeoJSON in priority order (``priority`` 1 = first)."""
     if not 1 <= limit <= MAX_PAGE or offset < 0:
         raise InvalidInput(f"limit must be 1..{MAX_PAGE} and offset ≥ 0")
     params = {
         **rule_params(rules),
+        **rules.day_facts(day),
         "districts": list(districts) if districts else None,
-        "day": day,
         "recheck": rules.recheck_days,
         "limit": limit,
         "offset": offset,
+        "with_zones": with_zones,
     }
     with engine.connect() as conn:
-        rows = conn.execute(queries.premises_due(), params).all()
+        rows = conn.execute(queries.due_targets(), params).all()
     features = [_feature(row, offset + i + 1) for i, row in enumerate(rows)]
     return {
         "type": "FeatureCollection",
@@ -150,6 +158,7 @@ class NewInspection:
     lon: float | None = None
     lat: float | None = None
     datum: Datum = Datum.WGS84
+    measures: dict[str, bool] | None = None  # a zone check may record the measures found on site
 
 
 def record_inspection(
@@ -217,6 +226,20 @@ def record_inspection(
                 "off_site": off_site,
             },
         ).scalar_one()
+        if visit.measures:
+            if visit.target_type != "water_hazard":
+                raise InvalidInput("measures can only be recorded for a water hazard")
+            unknown = set(visit.measures) - set(GUARD_MEASURES)
+            if unknown:
+                raise InvalidInput(f"unknown measure {', '.join(sorted(unknown))}; use {', '.join(GUARD_MEASURES)}")
+            set_actor(conn, actor)
+            assignments = ", ".join(f"{m} = :{m}" for m in visit.measures)
+            conn.execute(
+                text(
+                    f"UPDATE water_hazards SET {assignments}, version = version + 1, updated_at = now() WHERE id = :id"
+                ),
+                {**visit.measures, "id": visit.target_id},
+            )
         if visit.target_type == "premise" and visit.result in (InspectionResult.CLOSED, InspectionResult.NOT_FOUND):
             conn.execute(
                 text("UPDATE premises SET status = 'closed', updated_at = now() WHERE id = :id"),

@@ -13,7 +13,7 @@ from geo_safety.area import ServiceArea
 from geo_safety.crs import Datum, geometries_to_wgs84, to_wgs84
 from geo_safety.errors import ImportRejected
 from geo_safety.layers import FieldSpec, LayerSpec
-from geo_safety.rules import LOCAL_TZ
+from geo_safety.rules import LOCAL_TZ, check_patrols
 
 _TRUE = {"true", "t", "1", "yes", "y", "是", "有"}
 _FALSE = {"false", "f", "0", "no", "n", "否", "无"}
@@ -30,6 +30,7 @@ class ChunkValidator:
     area: ServiceArea | None
     rename: dict[str, str] = field(default_factory=dict)
     repair: bool = False
+    repair_hint: str = "pass --repair to make it valid"
     repaired: int = 0
     ignored_columns: set[str] = field(default_factory=set)
 
@@ -146,6 +147,11 @@ class ChunkValidator:
                 parsed = json.loads(value) if isinstance(value, str) else value
                 if isinstance(parsed, np.ndarray):  # GDAL may already have parsed a JSON list
                     parsed = parsed.tolist()
+                if spec.name == "patrols":
+                    try:
+                        parsed = check_patrols(parsed)
+                    except ValueError as exc:
+                        return _Bad(str(exc))
                 if not isinstance(parsed, list):
                     return _Bad("expected a JSON list")
                 return json.dumps(parsed, ensure_ascii=False)
@@ -217,7 +223,7 @@ class ChunkValidator:
         if not self.repair:
             row = _row(frame, invalid)
             reason = shapely.is_valid_reason(geoms[np.argmax(invalid)])
-            raise self.reject(f"invalid geometry: {reason} (pass --repair to make it valid)", row, frame, "geometry")
+            raise self.reject(f"invalid geometry: {reason} ({self.repair_hint})", row, frame, "geometry")
         fixed = shapely.make_valid(geoms[invalid])
         if self.layer.geometry == "MultiPolygon":
             fixed = np.array([_polygonal(g) for g in fixed], dtype=object)

@@ -97,6 +97,7 @@ class InspectionIn(BaseModel):
     findings: str | None = Field(None, max_length=4000)
     follow_up_due: date | None = None
     position: Position | None = None
+    measures: dict[str, bool] | None = Field(None, description="water zones: the measures found on site")
 
 
 @router.post("", status_code=201)
@@ -118,5 +119,6 @@ def record(
         lon=body.position.lon if body.position else None,
         lat=body.position.lat if body.position else None,
         datum=body.position.datum if body.position else Datum.WGS84,
+        measures=body.measures,
     )
     return inspections.record_inspection(engine, rules, user, actor_of(request, user), visit)

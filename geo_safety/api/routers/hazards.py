@@ -1,0 +1,144 @@
+"""Water hazard zones (planners write; reads as for the inspection map) and drowning hotspots."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from pydantic import BaseModel, Field
+
+from geo_safety.api.deps import Allowed, EngineDep, UserDep, actor_of, get_rules
+from geo_safety.crs import Datum
+from geo_safety.errors import InvalidInput
+from geo_safety.rules import today_local
+from geo_safety.ruleset import RuleSet
+from geo_safety.services import features, hazards, hotspots
+from geo_safety.services.users import Principal
+
+router = APIRouter(prefix="/api/v1", tags=["water hazards"])
+RulesDep = Annotated[RuleSet, Depends(get_rules)]
+PlannerDep = Annotated[Principal, Depends(Allowed("edit_hazards"))]
+DayQuery = Annotated[date | None, Query(alias="date", description="YYYY-MM-DD; default: today in Asia/Shanghai")]
+
+
+class HazardFeature(BaseModel):
+    """A GeoJSON Feature (Polygon or MultiPolygon) with the datum of its coordinates."""
+
+    type: str = Field("Feature", pattern="^Feature$")
+    geometry: dict[str, Any]
+    properties: dict[str, Any]
+    datum: Datum = Field(description="wgs84 | cgcs2000 | gcj02 (AMap/Tencent) | bd09 (Baidu)")
+
+
+class HazardPatch(BaseModel):
+    properties: dict[str, Any] = Field(default_factory=dict)
+    geometry: dict[str, Any] | None = None
+    datum: Datum = Datum.WGS84
+    version: int | None = Field(None, description="the version you read (or send If-Match)")
+
+
+def _if_match(value: str | None) -> int | None:
+    if value is None:
+        return None
+    cleaned = value.strip().removeprefix("W/").strip('"')
+    if not cleaned.isdigit():
+        raise InvalidInput('If-Match takes the ETag of the version you read, e.g. "3"')
+    return int(cleaned)
+
+
+def _with_etag(response: Response, feature: dict[str, Any]) -> dict[str, Any]:
+    response.headers["ETag"] = f'"{feature["properties"]["version"]}"'
+    return feature
+
+
+@router.post("/hazards", status_code=201)
+def create_hazard(
+    body: HazardFeature,
+    request: Request,
+    response: Response,
+    engine: EngineDep,
+    rules: RulesDep,
+    user: PlannerDep,
+    repair: bool = False,
+) -> dict[str, Any]:
+    """Add a zone. Invalid polygons are refused with the reason and place, or repaired with ``repair=true``."""
+    feature = hazards.create(
+        engine, rules, user, actor_of(request, user), body.properties, body.geometry, body.datum, repair, today_local()
+    )
+    return _with_etag(response, feature)
+
+
+@router.get("/hazards/{hazard_id}")
+def get_hazard(
+    hazard_id: str, response: Response, engine: EngineDep, rules: RulesDep, user: UserDep, day: DayQuery = None
+) -> dict[str, Any]:
+    """One zone with its version (also as ETag) and what it lacks on ``date``."""
+    return _with_etag(response, hazards.get(engine, rules, user, hazard_id, day or today_local()))
+
+
+@router.patch("/hazards/{hazard_id}")
+def patch_hazard(
+    hazard_id: str,
+    body: HazardPatch,
+    request: Request,
+    response: Response,
+    engine: EngineDep,
+    rules: RulesDep,
+    user: PlannerDep,
+    repair: bool = False,
+    if_match: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    """Change properties and/or geometry of the version you read; a stale version gets 412 (If-Match) or 409."""
+    header_version = _if_match(if_match)
+    feature = hazards.update(
+        engine,
+        rules,
+        user,
+        actor_of(request, user),
+        hazard_id,
+        header_version if header_version is not None else body.version,
+        body.properties,
+        body.geometry,
+        body.datum,
+        repair,
+        today_local(),
+        precondition=header_version is not None,
+    )
+    return _with_etag(response, feature)
+
+
+@router.delete("/hazards/{hazard_id}", status_code=204)
+def delete_hazard(
+    hazard_id: str,
+    request: Request,
+    engine: EngineDep,
+    user: PlannerDep,
+    if_match: Annotated[str | None, Header()] = None,
+) -> None:
+    """Soft delete: the zone leaves maps and queries and stays in the history."""
+    version = _if_match(if_match)
+    hazards.delete(engine, user, actor_of(request, user), hazard_id, version, precondition=version is not None)
+
+
+@router.get("/hazards/{hazard_id}/history")
+def hazard_history(hazard_id: str, engine: EngineDep, user: UserDep) -> list[dict[str, Any]]:
+    """Every change: version, action, who, from where, when, old and new values and geometry."""
+    return hazards.history(engine, user, hazard_id)
+
+
+@router.get("/hotspots/drowning")
+def drowning_hotspots(
+    engine: EngineDep,
+    rules: RulesDep,
+    user: UserDep,
+    day: DayQuery = None,
+    district: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
+    radius_m: Annotated[float | None, Query(gt=0, le=5000)] = None,
+    limit: Annotated[int, Query(ge=1, le=hotspots.MAX_PAGE)] = 1000,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """Unguarded zones within ``radius_m`` (default 1000) of a school on ``date``, highest risk first."""
+    features.check_district(engine, district)
+    scope = user.scope(district)
+    return hotspots.drowning_hotspots(engine, rules, day or today_local(), scope, radius_m, limit, offset)

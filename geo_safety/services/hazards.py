@@ -1,0 +1,258 @@
+"""Water hazard zones that planners keep: validated writes, optimistic versions, soft delete, full history."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import Geod
+from sqlalchemy import Connection, Engine, text
+
+from geo_safety import queries
+from geo_safety.crs import Datum
+from geo_safety.errors import (
+    Forbidden,
+    ImportRejected,
+    InvalidGeometry,
+    InvalidInput,
+    NotFound,
+    StaleVersion,
+    VersionRequired,
+)
+from geo_safety.layers import get_layer
+from geo_safety.ruleset import RuleSet
+from geo_safety.services.audit import Actor, record, set_actor
+from geo_safety.services.imports import load_service_area
+from geo_safety.services.users import Principal
+from geo_safety.services.validate import ChunkValidator
+
+LAYER = get_layer("water_hazards")
+EDITABLE = tuple(f.name for f in LAYER.fields if f.name != "id")
+MIN_AREA_M2 = 10.0
+MAX_AREA_M2 = 100e6
+_GEOD = Geod(ellps="WGS84")
+_COLUMNS = ", ".join(EDITABLE)
+
+
+def _validate(
+    conn: Connection, props: dict[str, Any], geometry: dict[str, Any], datum: Datum, repair: bool
+) -> tuple[dict[str, Any], shapely.Geometry, str, dict[str, Any] | None]:
+    """One zone through the importer's own checks; returns clean values, WGS84 geometry, district, repair report."""
+    try:
+        geom = shapely.geometry.shape(geometry)
+    except (AttributeError, KeyError, TypeError, ValueError, shapely.errors.GEOSException) as exc:
+        raise InvalidGeometry(f"geometry: not a GeoJSON geometry ({exc})") from exc
+    if geom.geom_type not in ("Polygon", "MultiPolygon"):
+        raise InvalidGeometry(f"geometry: a water zone is a Polygon or MultiPolygon, not a {geom.geom_type}")
+    was_valid, reason = bool(shapely.is_valid(geom)), shapely.is_valid_reason(geom)
+    frame = pd.DataFrame([{**{k: props.get(k) for k in EDITABLE}, "id": "new", "geometry": geom}], index=[1])
+    if isinstance(frame.at[1, "patrols"], list):
+        frame.at[1, "patrols"] = json.dumps(frame.at[1, "patrols"], ensure_ascii=False)
+    validator = ChunkValidator(
+        "feature", LAYER, datum, load_service_area(conn), repair=repair, repair_hint="add repair=true to make it valid"
+    )
+    try:
+        row = validator.convert(frame).iloc[0]
+    except ImportRejected as exc:
+        raise InvalidInput(f"{exc.field}: {exc.problem}") from exc
+    clean = {k: (None if isinstance(row[k], float) and np.isnan(row[k]) else row[k]) for k in EDITABLE}
+    wgs = row["geometry"]
+    area = abs(_GEOD.geometry_area_perimeter(wgs)[0])
+    if area < MIN_AREA_M2:
+        raise InvalidGeometry(f"geometry: an area of {area:.1f} m² is a sliver, not a water zone (minimum 10 m²)")
+    if area > MAX_AREA_M2:
+        raise InvalidGeometry(f"geometry: an area of {area / 1e6:.0f} km² is implausible (maximum 100 km²)")
+    report = None
+    if not was_valid:
+        report = {"was": reason, "parts": len(shapely.get_parts(wgs)), "area_m2": round(area, 1)}
+    return clean, wgs, str(row["district_code"]), report
+
+
+def _check_scope(user: Principal, district: str) -> None:
+    if not user.covers(district):
+        raise Forbidden(f"the zone lies in district {district}, outside your districts")
+
+
+def _feature(conn: Connection, rules: RuleSet, hazard_id: str, day: date) -> dict[str, Any]:
+    row = (
+        conn.execute(
+            text(
+                f"""SELECT id, {_COLUMNS}, district_code, version, deleted_at, updated_at,
+                       ST_AsGeoJSON(geom, 7) AS geometry
+                  FROM water_hazards WHERE id = :id"""
+            ),
+            {"id": hazard_id},
+        )
+        .mappings()
+        .one_or_none()
+    )
+    if row is None:
+        raise NotFound(f"no water hazard with id {hazard_id!r}")
+    if row["deleted_at"] is not None:
+        raise NotFound(f"water hazard {hazard_id} was deleted on {row['deleted_at']:%Y-%m-%d}; see its history")
+    facts = {**rules.day_facts(day), "districts": [row["district_code"]]}
+    state = {r.id: r.missing for r in conn.execute(queries.zone_guard_state(), facts)}
+    props = {k: v for k, v in row.items() if k not in ("geometry", "deleted_at")}
+    props["depth_m"] = None if props["depth_m"] is None else float(props["depth_m"])
+    props["updated_at"] = props["updated_at"].isoformat()
+    props["missing"] = state.get(hazard_id, [])
+    props["guarded"] = not props["missing"]
+    return {"type": "Feature", "id": row["id"], "geometry": json.loads(row["geometry"]), "properties": props}
+
+
+def get(engine: Engine, rules: RuleSet, user: Principal, hazard_id: str, day: date) -> dict[str, Any]:
+    with engine.connect() as conn:
+        feature = _feature(conn, rules, hazard_id, day)
+    _check_scope(user, feature["properties"]["district_code"])
+    return feature
+
+
+def create(
+    engine: Engine,
+    rules: RuleSet,
+    user: Principal,
+    actor: Actor,
+    properties: dict[str, Any],
+    geometry: dict[str, Any],
+    datum: Datum,
+    repair: bool,
+    day: date,
+) -> dict[str, Any]:
+    with engine.begin() as conn:
+        values, geom, district, report = _validate(conn, properties, geometry, datum, repair)
+        _check_scope(user, district)
+        set_actor(conn, actor)  # before the INSERT, for the history trigger
+        hazard_id = conn.execute(
+            text(
+                f"""INSERT INTO water_hazards ({_COLUMNS}, district_code, geom)
+                    VALUES ({", ".join(":" + c for c in EDITABLE)}, :district,
+                            ST_SetSRID(ST_GeomFromWKB(:wkb), 4326))
+                    RETURNING id"""
+            ),
+            {**values, "district": district, "wkb": shapely.to_wkb(geom)},
+        ).scalar_one()
+        record(conn, actor, "hazard.create", "water_hazard", hazard_id, {"name": values["name"]})
+        feature = _feature(conn, rules, hazard_id, day)
+    if report:
+        feature["repaired"] = report
+    return feature
+
+
+def update(
+    engine: Engine,
+    rules: RuleSet,
+    user: Principal,
+    actor: Actor,
+    hazard_id: str,
+    version: int | None,
+    changes: dict[str, Any],
+    geometry: dict[str, Any] | None,
+    datum: Datum,
+    repair: bool,
+    day: date,
+    *,
+    precondition: bool = False,
+) -> dict[str, Any]:
+    """Apply ``changes`` if the zone is still at ``version``; otherwise 409/412 with the current version."""
+    if version is None:
+        raise VersionRequired("say which version you edited: an If-Match header or a 'version' field")
+    unknown = set(changes) - set(EDITABLE)
+    if unknown:
+        raise InvalidInput(f"unknown or read-only properties: {', '.join(sorted(unknown))}")
+    with engine.begin() as conn:
+        current = _feature(conn, rules, hazard_id, day)
+        _check_scope(user, current["properties"]["district_code"])
+        merged = {**{k: current["properties"][k] for k in EDITABLE}, **changes}
+        if geometry is None:  # the stored geometry is WGS84 already
+            values, geom, district, report = _validate(conn, merged, current["geometry"], Datum.WGS84, False)
+        else:
+            values, geom, district, report = _validate(conn, merged, geometry, datum, repair)
+        _check_scope(user, district)
+        record(
+            conn,
+            actor,
+            "hazard.update",
+            "water_hazard",
+            hazard_id,
+            {"from_version": version, "changed": sorted(changes) + (["geometry"] if geometry else [])},
+        )
+        updated = conn.execute(
+            text(
+                f"""UPDATE water_hazards
+                       SET {", ".join(f"{c} = :{c}" for c in EDITABLE)}, district_code = :district,
+                           geom = ST_SetSRID(ST_GeomFromWKB(:wkb), 4326), version = version + 1, updated_at = now()
+                     WHERE id = :id AND version = :version AND deleted_at IS NULL
+                 RETURNING version"""
+            ),
+            {**values, "district": district, "wkb": shapely.to_wkb(geom), "id": hazard_id, "version": version},
+        ).scalar_one_or_none()
+        if updated is None:
+            _stale(conn, hazard_id, version, precondition)
+        feature = _feature(conn, rules, hazard_id, day)
+    if report:
+        feature["repaired"] = report
+    return feature
+
+
+def _stale(conn: Connection, hazard_id: str, version: int, precondition: bool) -> None:
+    current = conn.execute(text("SELECT version FROM water_hazards WHERE id = :id"), {"id": hazard_id}).scalar_one()
+    raise StaleVersion(
+        f"water hazard {hazard_id} is at version {current}, not {version}: someone changed it since you read it; "
+        "reload and apply your change again",
+        current,
+        precondition=precondition,
+    )
+
+
+def delete(
+    engine: Engine, user: Principal, actor: Actor, hazard_id: str, version: int | None, *, precondition: bool = False
+) -> None:
+    """Soft delete: the zone leaves maps and queries; it and its history stay in the database."""
+    with engine.begin() as conn:
+        row = conn.execute(
+            text("SELECT district_code, version FROM water_hazards WHERE id = :id AND deleted_at IS NULL"),
+            {"id": hazard_id},
+        ).one_or_none()
+        if row is None:
+            raise NotFound(f"no water hazard with id {hazard_id!r}")
+        _check_scope(user, row.district_code)
+        record(conn, actor, "hazard.delete", "water_hazard", hazard_id, {"version": row.version})
+        deleted = conn.execute(
+            text(
+                "UPDATE water_hazards SET deleted_at = now(), version = version + 1 WHERE id = :id "
+                "AND deleted_at IS NULL AND (CAST(:version AS integer) IS NULL OR version = :version) RETURNING id"
+            ),
+            {"id": hazard_id, "version": version},
+        ).scalar_one_or_none()
+        if deleted is None:
+            _stale(conn, hazard_id, version or 0, precondition)
+
+
+def history(engine: Engine, user: Principal, hazard_id: str) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        rows = (
+            conn.execute(
+                text(
+                    "SELECT version, action, actor, client, at, old_values, new_values FROM water_hazard_history "
+                    "WHERE hazard_id = :id ORDER BY id"
+                ),
+                {"id": hazard_id},
+            )
+            .mappings()
+            .all()
+        )
+    if not rows:
+        raise NotFound(f"no water hazard with id {hazard_id!r}")
+    _check_scope(user, rows[-1]["new_values"]["district_code"])
+    out = []
+    for row in rows:
+        old, new = row["old_values"] or {}, row["new_values"]
+        changed = (
+            sorted(k for k in new if k not in ("updated_at", "version") and old.get(k) != new.get(k)) if old else []
+        )
+        out.append({**row, "at": row["at"].isoformat(), "changed": changed})
+    return out

@@ -1,0 +1,79 @@
+"""Unguarded drowning hotspots: zones lacking measures or patrols on a date, near schools, by risk."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Engine
+
+from geo_safety import queries
+from geo_safety.errors import InvalidInput
+from geo_safety.ruleset import RuleSet
+
+MAX_PAGE = 5000
+
+
+def drowning_hotspots(
+    engine: Engine,
+    rules: RuleSet,
+    day: date,
+    districts: tuple[str, ...] | None,
+    radius_m: float | None = None,
+    limit: int = 1000,
+    offset: int = 0,
+) -> dict[str, Any]:
+    """GeoJSON of hotspots, highest ``risk_score`` first (see ``queries.drowning_hotspots`` for the formula)."""
+    radius = radius_m or rules.hazards.radius_m
+    if not 0 < radius <= 5000:
+        raise InvalidInput("radius_m must be in (0, 5000]")
+    if not 1 <= limit <= MAX_PAGE or offset < 0:
+        raise InvalidInput(f"limit must be 1..{MAX_PAGE} and offset ≥ 0")
+    weights = rules.hazards.kind_weights
+    params = {
+        **rules.day_facts(day),
+        "radius": radius,
+        "districts": list(districts) if districts else None,
+        "weight_kinds": list(weights),
+        "weights": list(weights.values()),
+        "limit": limit,
+        "offset": offset,
+    }
+    with engine.connect() as conn:
+        rows = conn.execute(queries.drowning_hotspots(), params).mappings().all()
+    features = []
+    for row in rows:
+        props = {k: v for k, v in row.items() if k not in ("geometry", "matched")}
+        props["distance_m"] = round(float(props["distance_m"]), 2)
+        props["risk_score"] = round(float(props["risk_score"]), 2)
+        props["students_within"] = int(props["students_within"])
+        features.append(
+            {"type": "Feature", "id": row["hazard_id"], "geometry": json.loads(row["geometry"]), "properties": props}
+        )
+    key = rules.calendar.key_period(day)
+    return {
+        "type": "FeatureCollection",
+        "date": day.isoformat(),
+        "key_period": key,
+        "radius_m": radius,
+        "numberMatched": rows[0]["matched"] if rows else 0,
+        "numberReturned": len(features),
+        "features": features,
+    }
+
+
+def zones(engine: Engine, rules: RuleSet, day: date, districts: tuple[str, ...] | None) -> list[dict[str, Any]]:
+    """Every live zone with its guard state on ``day`` (for the planners' map)."""
+    params = {**rules.day_facts(day), "districts": list(districts) if districts else None}
+    with engine.connect() as conn:
+        rows = conn.execute(queries.zone_guard_state(), params).mappings().all()
+    return [
+        {
+            "type": "Feature",
+            "id": r["id"],
+            "geometry": json.loads(r["geometry"]),
+            "properties": {**{k: v for k, v in r.items() if k != "geometry"}, "guarded": not r["missing"]},
+        }
+        for r in rows
+    ]
