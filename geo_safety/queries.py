@@ -315,3 +315,19 @@ def school_gates() -> TextClause:
         "SELECT id, name, kind, students, ST_X(geom) AS lon, ST_Y(geom) AS lat FROM schools "
         "WHERE CAST(:districts AS text[]) IS NULL OR district_code = ANY(CAST(:districts AS text[])) ORDER BY id"
     )
+
+
+def schools_near_zones() -> TextClause:
+    """Schools within ``:radius`` of any of the zones ``:ids``, with their ``:radius`` ring (geodesic buffer)."""
+    return text(
+        """
+SELECT s.id, s.name, s.kind, s.students, ST_X(s.geom) AS lon, ST_Y(s.geom) AS lat,
+       ST_AsGeoJSON(ST_Buffer(coalesce(s.campus, s.geom)::geography, :radius, 'quad_segs=8')::geometry, 6)
+           AS geometry
+  FROM schools s
+ WHERE EXISTS (SELECT 1 FROM water_hazards h
+                WHERE h.id = ANY(CAST(:ids AS text[]))
+                  AND ST_DWithin(h.geom::geography, coalesce(s.campus, s.geom)::geography, :radius))
+ ORDER BY s.id
+"""
+    )

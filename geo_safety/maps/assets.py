@@ -49,6 +49,8 @@ class Asset:
 LEAFLET = [Asset("leaflet", "leaflet.css"), Asset("leaflet", "leaflet.js"), Asset("jquery", "jquery.min.js")]
 MAP_CSS = Asset("geo_safety", "map.css")
 HEAT = Asset("folium", "leaflet_heat.min.js")
+DRAW = [Asset("geo_safety", "leaflet-draw/leaflet.draw.css"), Asset("geo_safety", "leaflet-draw/leaflet.draw.js")]
+HAZARD_EDITOR = Asset("geo_safety", "hazard_editor.js")
 
 
 def _strip_cdn_defaults(element: MacroElement | Element) -> None:

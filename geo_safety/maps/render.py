@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import folium
+import shapely
 
 from geo_safety.maps import styles
-from geo_safety.maps.assets import attach_assets
-from geo_safety.maps.controls import HtmlControl, LocateControl, legend_html
+from geo_safety.maps.assets import DRAW, HAZARD_EDITOR, attach_assets
+from geo_safety.maps.controls import HAZARD_FORM, HazardEditor, HtmlControl, LocateControl, legend_html
 from geo_safety.maps.tiles import Basemap
 
 
@@ -202,6 +203,142 @@ def today_map(data: TodayMapData, basemap: Basemap | None = None, *, inline_asse
         f"<div>今日计划 Plan: <b class='gs-plan-count'>{len(data.plan['features'])}</b> 处，"
         f"路线 {length_km:.1f} km</div>"
         f"<div>待查合计 Due in total: <b class='gs-total-due'>{data.total_due}</b></div>"
+    )
+    fmap.add_child(HtmlControl(summary, position="topright", css_class="gs-panel"))
+    fmap.add_child(LocateControl())
+    folium.LayerControl(collapsed=True).add_to(fmap)
+    attach_assets(fmap, inline=inline_assets)
+    return fmap
+
+
+def hazard_editor_map(
+    zones: list[dict[str, Any]],
+    districts: list[dict[str, Any]],
+    basemap: Basemap | None,
+    *,
+    can_edit: bool,
+    day: str,
+) -> folium.Map:
+    """The planners' map: zones green (guarded on ``day``) or red (unguarded); draw, edit, delete, save."""
+    fmap = base_map(districts, basemap)
+    summary = (
+        f"<h4>危险水域 Water hazard zones</h4><div>日期 Date: {day}</div>"
+        f"<div>水域 Zones: <b class='gs-zone-count'>{len(zones)}</b>，"
+        f"未达标 unguarded: <b class='gs-unguarded-count'>{sum(1 for z in zones if not z['properties']['guarded'])}</b>"
+        "</div><div id='gs-status'></div>"
+    )
+    fmap.add_child(HtmlControl(summary, position="topright", css_class="gs-panel"))
+    if can_edit:
+        fmap.add_child(HtmlControl(HAZARD_FORM, position="topright", css_class="gs-panel gs-form-panel"))
+    rows = [("dot", "#27ae60", "已落实防护 guarded"), ("dot", "#e74c3c", "未落实 unguarded (措施/责任人/巡查缺失)")]
+    fmap.add_child(HtmlControl(legend_html("图例 Legend", rows)))
+    fmap.add_child(LocateControl())
+    fmap.add_child(HazardEditor(zones, can_edit))
+    attach_assets(fmap, [*DRAW, HAZARD_EDITOR])
+    return fmap
+
+
+def risk_breaks(scores: list[float], classes: int = len(styles.RISK_COLOURS)) -> list[float]:
+    """Upper bounds of equal-count risk classes (quantiles), so colours spread over the map's hotspots.
+
+    >>> risk_breaks([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+    [2.8, 4.6, 6.4, 8.2, 10.0]
+    """
+    if not scores:
+        return []
+    ordered = sorted(scores)
+    breaks = []
+    for k in range(1, classes + 1):
+        position = (len(ordered) - 1) * k / classes
+        low = int(position)
+        high = min(low + 1, len(ordered) - 1)
+        breaks.append(round(ordered[low] + (ordered[high] - ordered[low]) * (position - low), 2))
+    return breaks
+
+
+def risk_colour(score: float, breaks: list[float]) -> str:
+    for colour, bound in zip(styles.RISK_COLOURS, breaks, strict=False):
+        if score <= bound:
+            return colour
+    return styles.RISK_COLOURS[-1]
+
+
+def hotspot_popup(props: dict[str, Any]) -> str:
+    missing = "、".join(styles.MISSING_CN.get(m, m) for m in props["missing"])
+    rows: list[tuple[str, object]] = [
+        ("水域 Zone", f"{props['name']}（{styles.HAZARD_KIND_CN.get(props['kind'], props['kind'])}）"),
+        ("缺少 Missing", missing),
+        ("风险 Risk score", f"{props['risk_score']:.1f}"),
+        ("附近学校 Schools", f"{props['schools_within']} 所，学生 {props['students_within']} 人"),
+        ("最近学校 Nearest", f"{props['nearest_school_name']}（{props['distance_m']:.0f} m）"),
+        ("责任单位 Unit", props.get("responsible_unit")),
+        ("责任人 Person", props.get("responsible_person") or "未明确 none named"),
+        ("电话 Phone", props.get("phone")),
+        ("编号 ID", props["hazard_id"]),
+    ]
+    return _popup_table([(k, v) for k, v in rows if v is not None])
+
+
+def hotspots_map(
+    hotspots: dict[str, Any],
+    rings: list[dict[str, Any]],
+    districts: list[dict[str, Any]],
+    basemap: Basemap | None,
+    title: str,
+    *,
+    inline_assets: bool = False,
+) -> folium.Map:
+    """Drowning hotspots coloured by risk, the schools they threaten with their radius rings, whom to call."""
+    features = hotspots["features"]
+    fmap = base_map(districts, basemap, focus=features or None)
+    radius = hotspots["radius_m"]
+    folium.GeoJson(
+        {"type": "FeatureCollection", "features": rings},
+        name=f"学校 {radius:.0f} 米范围 {radius:.0f} m around schools",
+        style_function=lambda _: {
+            "color": styles.SCHOOL_COLOUR,
+            "weight": 1,
+            "fill": False,
+            "dashArray": "4 4",
+            "className": "gs-school-ring",
+        },
+        tooltip=folium.GeoJsonTooltip(fields=["name", "students"], aliases=["学校", "学生"]),
+    ).add_to(fmap)
+    breaks = risk_breaks([f["properties"]["risk_score"] for f in features])
+    layer = folium.FeatureGroup(name="溺水隐患点 Drowning hotspots")
+    for feature in features:
+        colour = risk_colour(feature["properties"]["risk_score"], breaks)
+        folium.GeoJson(
+            feature,
+            style_function=lambda _, c=colour: {
+                "color": "#4a0010",
+                "weight": 1,
+                "fillColor": c,
+                "fillOpacity": 0.8,
+                "className": "gs-hotspot",
+            },
+            popup=folium.Popup(hotspot_popup(feature["properties"]), max_width=340),
+            tooltip=feature["properties"]["name"],
+        ).add_to(layer)
+        # a small pond is a speck at district scale: a marker sized by risk class keeps it visible
+        point = shapely.point_on_surface(shapely.geometry.shape(feature["geometry"]))
+        rank = styles.RISK_COLOURS.index(colour)
+        folium.CircleMarker(
+            [point.y, point.x], radius=5 + 2 * rank, color="#4a0010", weight=1, fill_color=colour, fill_opacity=0.9,
+            class_name="gs-hotspot-marker", popup=folium.Popup(hotspot_popup(feature["properties"]), max_width=340),
+        ).add_to(layer)
+    layer.add_to(fmap)
+    lower = [0.0, *breaks[:-1]]
+    rows = [
+        ("dot", c, f"风险 {lo:.0f}–{hi:.0f}") for c, lo, hi in zip(styles.RISK_COLOURS, lower, breaks, strict=False)
+    ]
+    rows.append(("ring", styles.SCHOOL_COLOUR, f"学校 {radius:.0f} 米范围 school radius"))
+    fmap.add_child(HtmlControl(legend_html("图例 Legend", rows)))
+    key = hotspots.get("key_period")
+    summary = (
+        f"<h4>{html.escape(title)}</h4><div>日期 Date: {hotspots['date']}"
+        f"{'（重点时段 key period: ' + html.escape(key) + '）' if key else ''}</div>"
+        f"<div>隐患点 Hotspots: <b class='gs-hotspot-count'>{hotspots['numberMatched']}</b></div>"
     )
     fmap.add_child(HtmlControl(summary, position="topright", css_class="gs-panel"))
     fmap.add_child(LocateControl())

@@ -39,3 +39,26 @@ DISTRICT_STYLE = {"color": "#34495e", "weight": 2, "fill": False, "dashArray": "
 
 def buffer_colour(distance_m: float) -> str:
     return BUFFER_COLOURS.get(float(distance_m), "#7f8c8d")
+
+
+MISSING_CN = {
+    "warning_sign": "警示牌",
+    "lifebuoy": "救生圈",
+    "rescue_rope": "救生绳",
+    "rescue_pole": "救生杆",
+    "fence": "围栏",
+    "responsible_person": "责任人",
+    "patrol": "巡查",
+}
+HAZARD_KIND_CN = {
+    "reservoir": "水库",
+    "pond": "池塘",
+    "river": "河流",
+    "canal": "水渠",
+    "coast": "海岸",
+    "beach": "海滩",
+    "pit": "坑塘",
+    "other": "其他水域",
+}
+#: risk classes, lowest to highest (quantile breaks are computed per map)
+RISK_COLOURS = ("#fed976", "#feb24c", "#fd8d3c", "#e31a1c", "#800026")

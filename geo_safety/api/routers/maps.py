@@ -13,7 +13,7 @@ from geo_safety.api.routers.inspections import parse_start
 from geo_safety.rules import today_local
 from geo_safety.ruleset import RuleSet
 from geo_safety.services import features
-from geo_safety.services.maps import today_map_html
+from geo_safety.services.maps import hazard_map_html, hotspots_map_html, today_map_html
 from geo_safety.services.users import Principal
 
 router = APIRouter(prefix="/maps", tags=["maps"])
@@ -38,3 +38,34 @@ def inspection_today(
         engine, rules, settings, day or today_local(), scope, limit=limit, start=parse_start(start), within_m=within_m
     )
     return HTMLResponse(html)
+
+
+@router.get("/hazards", response_class=HTMLResponse)
+def hazards_editor(
+    engine: EngineDep,
+    settings: SettingsDep,
+    rules: Annotated[RuleSet, Depends(get_rules)],
+    user: Annotated[Principal, Depends(page_user)],
+    day: Annotated[date | None, Query(alias="date")] = None,
+    district: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
+) -> HTMLResponse:
+    """Planners draw and edit water zones here (others see them read-only)."""
+    features.check_district(engine, district)
+    scope = user.scope(district)
+    return HTMLResponse(hazard_map_html(engine, rules, settings, day or today_local(), scope, user.may("edit_hazards")))
+
+
+@router.get("/hotspots/drowning", response_class=HTMLResponse)
+def drowning_hotspots(
+    engine: EngineDep,
+    settings: SettingsDep,
+    rules: Annotated[RuleSet, Depends(get_rules)],
+    user: Annotated[Principal, Depends(page_user)],
+    day: Annotated[date | None, Query(alias="date")] = None,
+    district: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
+    radius_m: Annotated[float | None, Query(gt=0, le=5000)] = None,
+) -> HTMLResponse:
+    """Hotspots coloured by risk, schools with their radius rings, popups with what is missing and whom to call."""
+    features.check_district(engine, district)
+    scope = user.scope(district)
+    return HTMLResponse(hotspots_map_html(engine, rules, settings, day or today_local(), scope, radius_m))
