@@ -70,3 +70,75 @@ def test_cli_map_is_self_contained(world: str, settings: Settings, tmp_path: Pat
         page.wait_for_selector(".gs-due")
         assert page.locator(".gs-due").count() == len(EXPECTED_DUE)
         assert watch.console_errors == [] and watch.external_requests == []
+
+
+def test_planner_draws_saves_and_finds_the_zone_after_reload(
+    beihai: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    from tests.hazard_world import zones_frame
+    from tests.world import write
+
+    paths = write_world(tmp_path)
+    load_file(beihai, "schools", paths["schools"], datum="wgs84")
+    load_file(beihai, "water_hazards", write(zones_frame(), tmp_path / "zones.geojson"), datum="wgs84")
+    with beihai.begin() as conn:
+        conn.execute(text("TRUNCATE users, api_tokens, web_sessions RESTART IDENTITY CASCADE"))
+    password = users.add_user(beihai, settings, Actor("t"), "planner", "planner").password or ""
+    with live_server(settings) as base, browser_page(1000, 800) as (page, watch):
+        log_in(page, base, "/maps/hazards?district=450521", "planner", password)
+        page.wait_for_selector("path.gs-zone", state="attached")
+        zones_before = page.locator("path.gs-zone").count()
+        assert zones_before == 7
+        name = page.evaluate("document.querySelector('.folium-map').id")
+        page.wait_for_function(f"!window['{name}']._animatingZoom")
+        page.evaluate(f"window['{name}'].setView([21.6655, 109.1985], 17, {{animate: false}})")
+        box = page.locator(f"#{name}").bounding_box()
+        assert box is not None
+        cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        page.click(".leaflet-draw-draw-polygon")
+        corners = [(cx - 40, cy - 40), (cx + 40, cy - 40), (cx + 40, cy + 40), (cx - 40, cy + 40), (cx - 40, cy - 40)]
+        for x, y in corners:
+            page.mouse.click(x, y)
+            page.wait_for_timeout(120)
+        form = page.locator("#gs-hazard-form")
+        form.wait_for(state="visible")
+        form.locator("[name=kind]").select_option("pit")
+        form.locator(".gs-save").click()  # no name yet: the API refuses and the page says why
+        page.wait_for_function("document.getElementById('gs-status').textContent.includes('未保存')")
+        assert "name" in page.locator("#gs-status").inner_text()
+        form.locator("[name=name]").fill("工地积水坑")
+        form.locator("[name=responsible_person]").fill("赵六")
+        form.locator(".gs-save").click()
+        page.wait_for_function("document.getElementById('gs-status').textContent.includes('已保存')")
+        page.reload()
+        page.wait_for_selector("path.gs-zone", state="attached")
+        assert page.locator("path.gs-zone").count() == zones_before + 1
+        assert watch.external_requests == []
+        assert [e for e in watch.console_errors if "422" not in e] == []  # the one refused save, nothing else
+    with beihai.connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT kind, responsible_person, ST_Area(geom::geography) FROM water_hazards WHERE name = '工地积水坑'"
+            )
+        ).one()
+    assert row[0] == "pit" and row[1] == "赵六" and 100 < row[2] < 20000
+
+
+def test_hotspot_map_in_a_real_browser(beihai: Engine, settings: Settings, tmp_path: Path) -> None:
+    from tests.hazard_world import EXPECTED_SCHOOL_DAY, SCHOOL_DAY, zones_frame
+    from tests.world import write
+
+    paths = write_world(tmp_path)
+    for layer in ("schools", "school_campuses"):
+        load_file(beihai, layer, paths[layer], datum="wgs84")
+    load_file(beihai, "water_hazards", write(zones_frame(), tmp_path / "zones.geojson"), datum="wgs84")
+    with beihai.begin() as conn:
+        conn.execute(text("TRUNCATE users, api_tokens, web_sessions RESTART IDENTITY CASCADE"))
+    password = users.add_user(beihai, settings, Actor("t"), "viewer", "viewer").password or ""
+    with live_server(settings) as base, browser_page(1000, 800) as (page, watch):
+        log_in(page, base, f"/maps/hotspots/drowning?date={SCHOOL_DAY}&district=450521", "viewer", password)
+        page.wait_for_selector("path.gs-hotspot-marker", state="attached")
+        assert page.locator("path.gs-hotspot-marker").count() == len(EXPECTED_SCHOOL_DAY)
+        assert page.locator(".gs-hotspot-count").inner_text() == str(len(EXPECTED_SCHOOL_DAY))
+        assert page.locator("path.gs-school-ring").count() == 2  # SA and SC threaten/are threatened
+        assert watch.console_errors == [] and watch.external_requests == []

@@ -324,8 +324,14 @@ def hotspots_map(
         point = shapely.point_on_surface(shapely.geometry.shape(feature["geometry"]))
         rank = styles.RISK_COLOURS.index(colour)
         folium.CircleMarker(
-            [point.y, point.x], radius=5 + 2 * rank, color="#4a0010", weight=1, fill_color=colour, fill_opacity=0.9,
-            class_name="gs-hotspot-marker", popup=folium.Popup(hotspot_popup(feature["properties"]), max_width=340),
+            [point.y, point.x],
+            radius=5 + 2 * rank,
+            color="#4a0010",
+            weight=1,
+            fill_color=colour,
+            fill_opacity=0.9,
+            class_name="gs-hotspot-marker",
+            popup=folium.Popup(hotspot_popup(feature["properties"]), max_width=340),
         ).add_to(layer)
     layer.add_to(fmap)
     lower = [0.0, *breaks[:-1]]
