@@ -111,7 +111,8 @@ def due_targets() -> TextClause:
     (``coalesce(campus, geom)``, which has its own geography index). Only inspections on or before ``:day``
     (Asia/Shanghai dates) count; the latest decides: none → ``never_inspected``; a failure whose follow-up
     date (default +``:recheck`` days) has come → ``failed_recheck``; ``:day`` ≥ latest + interval →
-    ``overdue``; ``closed``/``not_found`` → out of scope. Water zones within ``:radius`` of a school are due
+    ``overdue``; ``closed``/``not_found`` → out of scope. With ``:include_all`` every in-scope premise is
+    returned, due or not (``reason`` NULL), e.g. to map violations. Water zones within ``:radius`` of a school are due
     when never checked, or not checked for ``:hz_interval`` days (shorter in a key period); their point is
     a point on the zone's surface.
     """
@@ -190,7 +191,7 @@ zones_due AS (
       FROM zones z LEFT JOIN zone_latest l ON l.hazard_id = z.id
 ),
 due AS (
-    SELECT * FROM premises_due WHERE reason IS NOT NULL
+    SELECT * FROM premises_due WHERE reason IS NOT NULL OR CAST(:include_all AS boolean)
     UNION ALL
     SELECT * FROM zones_due WHERE reason IS NOT NULL AND CAST(:with_zones AS boolean)
 )
@@ -330,4 +331,146 @@ SELECT s.id, s.name, s.kind, s.students, ST_X(s.geom) AS lon, ST_Y(s.geom) AS la
                   AND ST_DWithin(h.geom::geography, coalesce(s.campus, s.geom)::geography, :radius))
  ORDER BY s.id
 """
+    )
+
+
+def programme_counts() -> TextClause:
+    """Per district, for inspections dated ``:date_from``–``:date_to`` (Asia/Shanghai): the programme's counts.
+
+    - inspections of premises / of water zones; distinct premises inspected;
+    - violations found (failed inspections of premises of a prohibited category within its rule distance of a
+      school) and closed (such premises found ``closed``);
+    - failed premise inspections, and those re-checked by their follow-up date (default +``:recheck`` days);
+    - schools, schools meeting all four security items, students.
+    """
+    return text(
+        f"""
+WITH {_RULES_CTE},
+scope AS (SELECT code, name FROM districts
+           WHERE CAST(:districts AS text[]) IS NULL OR code = ANY(CAST(:districts AS text[]))),
+done AS (
+    SELECT i.id, i.premise_id, i.hazard_id, i.result, i.inspected_at, i.follow_up_due,
+           (i.inspected_at AT TIME ZONE 'Asia/Shanghai')::date AS on_day,
+           coalesce(p.district_code, h.district_code) AS district_code, p.category, p.geom
+      FROM inspections i
+      LEFT JOIN premises p ON p.id = i.premise_id
+      LEFT JOIN water_hazards h ON h.id = i.hazard_id
+     WHERE (i.inspected_at AT TIME ZONE 'Asia/Shanghai')::date BETWEEN :date_from AND :date_to
+),
+violations AS (
+    SELECT d.* FROM done d JOIN rules r ON r.category = d.category AND r.violation
+     WHERE EXISTS (SELECT 1 FROM schools s
+                    WHERE ST_DWithin(d.geom::geography, coalesce(s.campus, s.geom)::geography,
+                                     greatest(coalesce(r.kg_m, 0), coalesce(r.other_m, 0)))
+                      AND ST_Distance(d.geom::geography, coalesce(s.campus, s.geom)::geography)
+                          <= CASE WHEN s.kind = 'kindergarten' THEN r.kg_m ELSE r.other_m END)
+),
+failures AS (
+    SELECT f.district_code, coalesce(f.follow_up_due, f.on_day + :recheck) AS due_on,
+           (SELECT min((n.inspected_at AT TIME ZONE 'Asia/Shanghai')::date) FROM inspections n
+             WHERE n.premise_id = f.premise_id AND n.inspected_at > f.inspected_at) AS rechecked_on
+      FROM done f WHERE f.result = 'fail' AND f.premise_id IS NOT NULL
+),
+school_counts AS (
+    SELECT district_code, count(*) AS schools, sum(students) AS students,
+           count(*) FILTER (WHERE full_time_guards AND closed_campus AND alarm_linked AND video_linked)
+               AS schools_compliant
+      FROM schools GROUP BY district_code
+)
+SELECT s.code AS district_code, s.name,
+       (SELECT count(*) FROM done WHERE district_code = s.code AND premise_id IS NOT NULL) AS premise_inspections,
+       (SELECT count(*) FROM done WHERE district_code = s.code AND hazard_id IS NOT NULL) AS zone_inspections,
+       (SELECT count(DISTINCT premise_id) FROM done WHERE district_code = s.code) AS premises_inspected,
+       (SELECT count(*) FROM violations WHERE district_code = s.code AND result = 'fail') AS violations_found,
+       (SELECT count(*) FROM violations WHERE district_code = s.code AND result = 'closed') AS violations_closed,
+       (SELECT count(*) FROM failures WHERE district_code = s.code) AS failures,
+       (SELECT count(*) FROM failures WHERE district_code = s.code AND rechecked_on <= due_on)
+           AS failures_rechecked_on_time,
+       coalesce(c.schools, 0) AS schools, coalesce(c.schools_compliant, 0) AS schools_compliant,
+       coalesce(c.students, 0) AS students
+  FROM scope s LEFT JOIN school_counts c ON c.district_code = s.code
+ ORDER BY s.code
+"""
+    )
+
+
+def zone_states_at() -> TextClause:
+    """Every zone as it stood at the end of ``:day`` (from its history), with what it lacked that day."""
+    return text(
+        f"""
+WITH snapshot AS (
+    SELECT DISTINCT ON (hazard_id) hazard_id, new_values AS v
+      FROM water_hazard_history
+     WHERE at < CAST(CAST(:day AS date) + 1 AS timestamp) AT TIME ZONE 'Asia/Shanghai'
+     ORDER BY hazard_id, id DESC
+),
+h AS (
+    SELECT hazard_id AS id, v ->> 'kind' AS kind, v ->> 'district_code' AS district_code,
+           CAST(v ->> 'warning_sign' AS boolean) AS warning_sign, CAST(v ->> 'lifebuoy' AS boolean) AS lifebuoy,
+           CAST(v ->> 'rescue_rope' AS boolean) AS rescue_rope, CAST(v ->> 'rescue_pole' AS boolean) AS rescue_pole,
+           CAST(v ->> 'fence' AS boolean) AS fence, v ->> 'responsible_person' AS responsible_person,
+           coalesce(v -> 'patrols', '[]'::jsonb) AS patrols, v ->> 'deleted_at' AS deleted_at,
+           ST_SetSRID(ST_GeomFromGeoJSON(v ->> 'geometry'), 4326) AS geom
+      FROM snapshot
+)
+SELECT h.id, h.district_code, {MISSING_MEASURES} AS missing
+  FROM h
+ WHERE h.deleted_at IS NULL
+   AND (CAST(:districts AS text[]) IS NULL OR h.district_code = ANY(CAST(:districts AS text[])))
+"""
+    )
+
+
+def students_near_zones() -> TextClause:
+    """Per district of the school: schools and students within ``:radius`` of any of the zones ``:ids``."""
+    return text(
+        """
+SELECT s.district_code, count(*) AS schools, coalesce(sum(s.students), 0) AS students
+  FROM schools s
+ WHERE EXISTS (SELECT 1 FROM water_hazards h
+                WHERE h.id = ANY(CAST(:ids AS text[]))
+                  AND ST_DWithin(h.geom::geography, coalesce(s.campus, s.geom)::geography, :radius))
+ GROUP BY s.district_code
+"""
+    )
+
+
+def school_compliance() -> TextClause:
+    """Schools lacking any of the four security items, with what each lacks."""
+    return text(
+        """
+SELECT id, name, kind, students, district_code, ST_X(geom) AS lon, ST_Y(geom) AS lat,
+       array_remove(ARRAY[CASE WHEN NOT full_time_guards THEN 'full_time_guards' END,
+                          CASE WHEN NOT closed_campus THEN 'closed_campus' END,
+                          CASE WHEN NOT alarm_linked THEN 'alarm_linked' END,
+                          CASE WHEN NOT video_linked THEN 'video_linked' END], NULL) AS lacking,
+       count(*) OVER () AS matched
+  FROM schools
+ WHERE (CAST(:districts AS text[]) IS NULL OR district_code = ANY(CAST(:districts AS text[])))
+   AND NOT (full_time_guards AND closed_campus AND alarm_linked AND video_linked)
+ ORDER BY district_code, id
+"""
+    )
+
+
+def due_counts() -> TextClause:
+    """Per district: premises in scope, due, overdue, with violations (binds as ``due_targets`` + include_all)."""
+    inner = due_targets().text
+    return text(
+        f"""
+SELECT district_code,
+       count(*) FILTER (WHERE target_type = 'premise' AND reason IS NOT NULL) AS premises_due,
+       count(*) FILTER (WHERE target_type = 'premise' AND reason = 'overdue') AS overdue_premises,
+       count(*) FILTER (WHERE target_type = 'premise' AND violation) AS violations
+  FROM ({inner}) AS t
+ GROUP BY district_code
+"""
+    )
+
+
+def school_security() -> TextClause:
+    return text(
+        "SELECT id, name, kind, students, full_time_guards, closed_campus, alarm_linked, video_linked, "
+        "ST_X(geom) AS lon, ST_Y(geom) AS lat FROM schools "
+        "WHERE CAST(:districts AS text[]) IS NULL OR district_code = ANY(CAST(:districts AS text[])) ORDER BY id"
     )

@@ -11,7 +11,18 @@ from fastapi.staticfiles import StaticFiles
 
 from geo_safety import __version__
 from geo_safety.api.errors import install_error_handlers
-from geo_safety.api.routers import audit, auth, features, hazards, health, imports, inspections, maps, users
+from geo_safety.api.routers import (
+    audit,
+    auth,
+    features,
+    hazards,
+    health,
+    imports,
+    inspections,
+    maps,
+    reports,
+    users,
+)
 from geo_safety.db import make_engine
 from geo_safety.maps.assets import MOUNTS, URL_PREFIX
 from geo_safety.ruleset import load_rules
@@ -50,7 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.state.rules = load_rules(settings.rules, settings.calendar)
-    for module in (health, auth, users, audit, features, imports, inspections, hazards, maps):
+    for module in (health, auth, users, audit, features, imports, inspections, hazards, reports, maps):
         app.include_router(module.router)
     for name, folder in MOUNTS.items():
         app.mount(f"{URL_PREFIX}/{name}", StaticFiles(directory=folder), name=f"vendor-{name}")

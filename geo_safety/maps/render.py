@@ -10,7 +10,7 @@ import folium
 import shapely
 
 from geo_safety.maps import styles
-from geo_safety.maps.assets import DRAW, HAZARD_EDITOR, attach_assets
+from geo_safety.maps.assets import DRAW, HAZARD_EDITOR, HEAT, attach_assets
 from geo_safety.maps.controls import HAZARD_FORM, HazardEditor, HtmlControl, LocateControl, legend_html
 from geo_safety.maps.tiles import Basemap
 
@@ -304,36 +304,7 @@ def hotspots_map(
         },
         tooltip=folium.GeoJsonTooltip(fields=["name", "students"], aliases=["学校", "学生"]),
     ).add_to(fmap)
-    breaks = risk_breaks([f["properties"]["risk_score"] for f in features])
-    layer = folium.FeatureGroup(name="溺水隐患点 Drowning hotspots")
-    for feature in features:
-        colour = risk_colour(feature["properties"]["risk_score"], breaks)
-        folium.GeoJson(
-            feature,
-            style_function=lambda _, c=colour: {
-                "color": "#4a0010",
-                "weight": 1,
-                "fillColor": c,
-                "fillOpacity": 0.8,
-                "className": "gs-hotspot",
-            },
-            popup=folium.Popup(hotspot_popup(feature["properties"]), max_width=340),
-            tooltip=feature["properties"]["name"],
-        ).add_to(layer)
-        # a small pond is a speck at district scale: a marker sized by risk class keeps it visible
-        point = shapely.point_on_surface(shapely.geometry.shape(feature["geometry"]))
-        rank = styles.RISK_COLOURS.index(colour)
-        folium.CircleMarker(
-            [point.y, point.x],
-            radius=5 + 2 * rank,
-            color="#4a0010",
-            weight=1,
-            fill_color=colour,
-            fill_opacity=0.9,
-            class_name="gs-hotspot-marker",
-            popup=folium.Popup(hotspot_popup(feature["properties"]), max_width=340),
-        ).add_to(layer)
-    layer.add_to(fmap)
+    breaks = _add_hotspots(fmap, features)
     lower = [0.0, *breaks[:-1]]
     rows = [
         ("dot", c, f"风险 {lo:.0f}–{hi:.0f}") for c, lo, hi in zip(styles.RISK_COLOURS, lower, breaks, strict=False)
@@ -349,6 +320,214 @@ def hotspots_map(
     fmap.add_child(HtmlControl(summary, position="topright", css_class="gs-panel"))
     fmap.add_child(LocateControl())
     folium.LayerControl(collapsed=True).add_to(fmap)
+    attach_assets(fmap, inline=inline_assets)
+    return fmap
+
+
+@dataclass
+class DistrictMapData:
+    """One district's picture on a date: GeoJSON dicts in WGS84 plus the summary counts."""
+
+    day: str
+    district: dict[str, Any]  # the boundary Feature (properties code, name)
+    hotspots: dict[str, Any]  # FeatureCollection from the hotspot query
+    premises: list[dict[str, Any]]  # in-scope premises (due or with violations), from the due query
+    schools: list[dict[str, Any]]  # gate Features with the four security flags
+    summary: dict[str, Any]
+
+
+SECURITY_CN = {
+    "full_time_guards": "专职保安",
+    "closed_campus": "封闭管理",
+    "alarm_linked": "一键报警",
+    "video_linked": "视频联网",
+}
+
+
+def _summary_html(title: str, day: str, summary: dict[str, Any]) -> str:
+    missing = (
+        "".join(
+            f"<li>{styles.MISSING_CN.get(k, k)}：{v}</li>" for k, v in sorted(summary["unguarded_by_missing"].items())
+        )
+        or "<li>无 none</li>"
+    )
+    rows = [
+        ("学校 Schools", summary["schools"]),
+        ("学生 Students", summary["students"]),
+        ("溺水隐患点 Hotspots", summary["hotspots"]),
+        ("未达标水域 Unguarded zones", summary["unguarded_zones"]),
+        ("违规场所 Violations", summary["violations"]),
+        ("待查场所 Premises due", summary["premises_due"]),
+        ("近30天检查 Inspections (30 d)", summary["inspections_30d"]),
+    ]
+    body = "".join(f"<tr><th>{k}</th><td class='gs-{i}'>{v}</td></tr>" for i, (k, v) in enumerate(rows))
+    return (
+        f"<h4>{html.escape(title)}</h4><div>日期 Date: {day}</div><table class='gs-summary'>{body}</table>"
+        f"<div>未达标原因 Missing:</div><ul class='gs-missing'>{missing}</ul>"
+    )
+
+
+def district_map(data: DistrictMapData, basemap: Basemap | None, *, inline_assets: bool = False) -> folium.Map:
+    """A district's hotspots (polygons, markers and a heat layer by risk), premises, schools by compliance."""
+    from folium.plugins import HeatMap
+
+    fmap = base_map([data.district], basemap)
+    hotspot_features = data.hotspots["features"]
+    if hotspot_features:
+        heat = []
+        for feature in hotspot_features:
+            point = shapely.point_on_surface(shapely.geometry.shape(feature["geometry"]))
+            heat.append([point.y, point.x, feature["properties"]["risk_score"]])
+        top = max(h[2] for h in heat) or 1.0
+        HeatMap(
+            [[y, x, w / top] for y, x, w in heat], name="风险热力 Risk heat", radius=30, blur=20, min_opacity=0.3
+        ).add_to(fmap)
+    _add_hotspots(fmap, hotspot_features)
+    due = folium.FeatureGroup(name="待查场所 Premises due")
+    violations = folium.FeatureGroup(name="违规场所 Premises with violations")
+    for feature in data.premises:
+        props = feature["properties"]
+        lon, lat = feature["geometry"]["coordinates"]
+        target = violations if props["violation"] else due
+        if props["reason"] is None and not props["violation"]:
+            continue
+        folium.CircleMarker(
+            [lat, lon],
+            radius=5,
+            weight=2,
+            color=styles.VIOLATION_COLOUR if props["violation"] else "#fff",
+            fill_color=styles.REASON_COLOUR.get(props["reason"] or "", "#95a5a6"),
+            fill_opacity=0.9,
+            class_name="gs-violation-marker" if props["violation"] else "gs-due-marker",
+            popup=folium.Popup(premise_popup(props), max_width=320),
+        ).add_to(target)
+    violations.add_to(fmap)
+    due.add_to(fmap)
+    schools = folium.FeatureGroup(name="学校（安防达标情况）Schools by security compliance")
+    for feature in data.schools:
+        props = feature["properties"]
+        lon, lat = feature["geometry"]["coordinates"]
+        lacking = [SECURITY_CN[k] for k in SECURITY_CN if not props[k]]
+        colour = "#1e8449" if not lacking else ("#d68910" if len(lacking) == 1 else "#922b21")
+        text_ = f"{props['name']}（{props['students']} 人）<br>" + (
+            "四项达标 all four items" if not lacking else "缺 lacks: " + "、".join(lacking)
+        )
+        folium.CircleMarker(
+            [lat, lon],
+            radius=6,
+            color="#fff",
+            weight=2,
+            fill_color=colour,
+            fill_opacity=1,
+            popup=folium.Popup(text_, max_width=260),
+            class_name="gs-school-marker",
+        ).add_to(schools)
+    schools.add_to(fmap)
+    rows = [("dot", c, f"隐患风险 risk class {i + 1}") for i, c in enumerate(styles.RISK_COLOURS)]
+    rows += [
+        ("ring", styles.VIOLATION_COLOUR, "违规场所 violation"),
+        ("dot", styles.REASON_COLOUR["overdue"], "待查场所 due (颜色=原因)"),
+        ("dot", "#1e8449", "学校四项达标 school compliant"),
+        ("dot", "#d68910", "缺一项 lacks one"),
+        ("dot", "#922b21", "缺多项 lacks several"),
+    ]
+    fmap.add_child(HtmlControl(legend_html("图例 Legend", rows)))
+    title = f"{data.district['properties']['name']} 校园安全隐患图 District safety map"
+    fmap.add_child(HtmlControl(_summary_html(title, data.day, data.summary), position="topright", css_class="gs-panel"))
+    folium.LayerControl(collapsed=True).add_to(fmap)
+    attach_assets(fmap, [HEAT], inline=inline_assets)
+    return fmap
+
+
+def _add_hotspots(fmap: folium.Map, features: list[dict[str, Any]]) -> list[float]:
+    breaks = risk_breaks([f["properties"]["risk_score"] for f in features])
+    layer = folium.FeatureGroup(name="溺水隐患点 Drowning hotspots")
+    for feature in features:
+        colour = risk_colour(feature["properties"]["risk_score"], breaks)
+        popup = hotspot_popup(feature["properties"])
+        folium.GeoJson(
+            feature,
+            style_function=lambda _, c=colour: {
+                "color": "#4a0010",
+                "weight": 1,
+                "fillColor": c,
+                "fillOpacity": 0.8,
+                "className": "gs-hotspot",
+            },
+            popup=folium.Popup(popup, max_width=340),
+            tooltip=feature["properties"]["name"],
+        ).add_to(layer)
+        # a small pond is a speck at district scale: a marker sized by risk class keeps it visible
+        point = shapely.point_on_surface(shapely.geometry.shape(feature["geometry"]))
+        rank = styles.RISK_COLOURS.index(colour)
+        folium.CircleMarker(
+            [point.y, point.x],
+            radius=5 + 2 * rank,
+            color="#4a0010",
+            weight=1,
+            fill_color=colour,
+            fill_opacity=0.9,
+            class_name="gs-hotspot-marker",
+            popup=folium.Popup(popup, max_width=340),
+        ).add_to(layer)
+    layer.add_to(fmap)
+    return breaks
+
+
+def overview_map(
+    districts: list[dict[str, Any]], day: str, basemap: Basemap | None, *, inline_assets: bool = False
+) -> folium.Map:
+    """The city: districts shaded by unguarded hotspots per 10,000 students, and by overdue premises."""
+    fmap = base_map(districts, basemap)
+    shades = ("#fff5eb", "#fdd0a2", "#fd8d3c", "#d94801", "#7f2704")
+    for key, label, show in (
+        ("hotspots_per_10k", "每万名学生溺水隐患点 Hotspots per 10,000 students", True),
+        ("overdue_premises", "超期未查场所 Overdue premises", False),
+    ):
+        values = [d["properties"][key] for d in districts]
+        top = max(values) or 1
+        layer = folium.FeatureGroup(name=label, show=show)
+        for feature in districts:
+            props = feature["properties"]
+            shade = shades[min(int(props[key] / top * (len(shades) - 1) + 0.5), len(shades) - 1)]
+            rows = [
+                ("区县 District", props["name"]),
+                ("学生 Students", props["students"]),
+                ("溺水隐患点 Hotspots", props["hotspots"]),
+                ("每万名学生 Per 10,000 students", f"{props['hotspots_per_10k']:.2f}"),
+                ("超期未查场所 Overdue premises", props["overdue_premises"]),
+                ("违规场所 Violations", props["violations"]),
+            ]
+            folium.GeoJson(
+                feature,
+                style_function=lambda _, c=shade: {
+                    "color": "#34495e",
+                    "weight": 1.5,
+                    "fillColor": c,
+                    "fillOpacity": 0.75,
+                    "className": "gs-district",
+                },
+                popup=folium.Popup(_popup_table(rows), max_width=320),
+                tooltip=props["name"],
+            ).add_to(layer)
+        layer.add_to(fmap)
+    rows = [
+        ("dot", c, f"{'低 low' if i == 0 else '高 high' if i == len(shades) - 1 else ''}") for i, c in enumerate(shades)
+    ]
+    fmap.add_child(HtmlControl(legend_html("图例 Legend（按图层最大值分级）", rows)))
+    links = "".join(
+        f"<li><a href='/maps/districts/{d['properties']['code']}?date={day}'>"
+        f"{html.escape(d['properties']['name'])}</a></li>"
+        for d in districts
+    )
+    fmap.add_child(
+        HtmlControl(
+            f"<h4>全市概览 City overview</h4><div>日期 Date: {day}</div><ul>{links}</ul>",
+            position="topright",
+            css_class="gs-panel",
+        )
+    )
+    folium.LayerControl(collapsed=False).add_to(fmap)
     attach_assets(fmap, inline=inline_assets)
     return fmap
 

@@ -69,6 +69,7 @@ def due(
     offset: int = 0,
     *,
     with_zones: bool = True,
+    include_all: bool = False,
 ) -> dict[str, Any]:
     """Due premises (and water zones near schools) as GeoJSON in priority order (``priority`` 1 = first)."""
     if not 1 <= limit <= MAX_PAGE or offset < 0:
@@ -81,6 +82,7 @@ def due(
         "limit": limit,
         "offset": offset,
         "with_zones": with_zones,
+        "include_all": include_all,
     }
     with engine.connect() as conn:
         rows = conn.execute(queries.due_targets(), params).all()

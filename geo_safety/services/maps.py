@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from geo_safety import queries
-from geo_safety.maps.render import TodayMapData, hazard_editor_map, hotspots_map, render_html, today_map
+from geo_safety.maps.render import (
+    DistrictMapData,
+    TodayMapData,
+    district_map,
+    hazard_editor_map,
+    hotspots_map,
+    overview_map,
+    render_html,
+    today_map,
+)
 from geo_safety.maps.tiles import basemap
 from geo_safety.ruleset import RuleSet
-from geo_safety.services import hotspots, inspections
+from geo_safety.services import hotspots, inspections, reports
 from geo_safety.settings import Settings
 
 
@@ -116,6 +125,121 @@ def hotspots_map_html(
         outline,
         basemap(settings.tiles, settings.tianditu_key),
         f"溺水隐患点 Drowning hotspots · {names}",
+        inline_assets=inline_assets,
+    )
+    return render_html(fmap)
+
+
+def district_data(engine: Engine, rules: RuleSet, day: date, code: str) -> DistrictMapData:
+    """Everything a district map shows (the HTML page and the printed PNG draw the same data)."""
+    scope = [code]
+    found = hotspots.drowning_hotspots(engine, rules, day, (code,), limit=hotspots.MAX_PAGE)
+    premises = inspections.due(
+        engine, rules, day, (code,), limit=inspections.MAX_PAGE, with_zones=False, include_all=True
+    )["features"]
+    zones = hotspots.zones(engine, rules, day, (code,))
+    params = {
+        **inspections.rule_params(rules),
+        **rules.day_facts(day),
+        "districts": scope,
+        "recheck": rules.recheck_days,
+        "limit": 10**9,
+        "offset": 0,
+        "with_zones": False,
+        "include_all": True,
+    }
+    with engine.connect() as conn:
+        outline = _features(conn.execute(queries.district_outline(), {"districts": scope}), ("code", "name"))
+        schools = [
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [r.lon, r.lat]},
+                "properties": {
+                    k: getattr(r, k)
+                    for k in (
+                        "id",
+                        "name",
+                        "kind",
+                        "students",
+                        "full_time_guards",
+                        "closed_campus",
+                        "alarm_linked",
+                        "video_linked",
+                    )
+                },
+            }
+            for r in conn.execute(queries.school_security(), {"districts": scope})
+        ]
+        counts = conn.execute(queries.due_counts(), params).mappings().first() or {}
+    recent = reports.programme(engine, rules, day - timedelta(days=29), day, (code,))["total"]
+    by_missing: dict[str, int] = {}
+    for zone in zones:
+        for item in zone["properties"]["missing"]:
+            by_missing[item] = by_missing.get(item, 0) + 1
+    summary = {
+        "schools": len(schools),
+        "students": sum(int(s["properties"]["students"]) for s in schools),
+        "hotspots": found["numberMatched"],
+        "unguarded_zones": sum(1 for z in zones if z["properties"]["missing"]),
+        "unguarded_by_missing": by_missing,
+        "violations": counts.get("violations", 0),
+        "premises_due": counts.get("premises_due", 0),
+        "inspections_30d": recent["premise_inspections"] + recent["zone_inspections"],
+    }
+    return DistrictMapData(day.isoformat(), outline[0], found, premises, schools, summary)
+
+
+def district_map_html(
+    engine: Engine, rules: RuleSet, settings: Settings, day: date, code: str, *, inline_assets: bool = False
+) -> str:
+    data = district_data(engine, rules, day, code)
+    return render_html(district_map(data, basemap(settings.tiles, settings.tianditu_key), inline_assets=inline_assets))
+
+
+def overview_data(engine: Engine, rules: RuleSet, day: date) -> list[dict[str, Any]]:
+    """The districts with their students, hotspots (and per 10,000 students), overdue premises, violations."""
+    found = hotspots.drowning_hotspots(engine, rules, day, None, limit=hotspots.MAX_PAGE)
+    per_district: dict[str, int] = {}
+    for feature in found["features"]:
+        code = feature["properties"]["district_code"]
+        per_district[code] = per_district.get(code, 0) + 1
+    params = {
+        **inspections.rule_params(rules),
+        **rules.day_facts(day),
+        "districts": None,
+        "recheck": rules.recheck_days,
+        "limit": 10**9,
+        "offset": 0,
+        "with_zones": False,
+        "include_all": True,
+    }
+    with engine.connect() as conn:
+        outline = _features(conn.execute(queries.district_outline(), {"districts": None}), ("code", "name"))
+        counts = {r["district_code"]: r for r in conn.execute(queries.due_counts(), params).mappings()}
+        students = {
+            r.district_code: int(r.students or 0)
+            for r in conn.execute(text("SELECT district_code, sum(students) AS students FROM schools GROUP BY 1"))
+        }
+    for feature in outline:
+        props = feature["properties"]
+        code = props["code"]
+        props["students"] = students.get(code, 0)
+        props["hotspots"] = per_district.get(code, 0)
+        props["hotspots_per_10k"] = (
+            round(props["hotspots"] / props["students"] * 10_000, 2) if props["students"] else 0.0
+        )
+        props["overdue_premises"] = counts.get(code, {}).get("overdue_premises", 0)
+        props["violations"] = counts.get(code, {}).get("violations", 0)
+    return outline
+
+
+def overview_map_html(
+    engine: Engine, rules: RuleSet, settings: Settings, day: date, *, inline_assets: bool = False
+) -> str:
+    fmap = overview_map(
+        overview_data(engine, rules, day),
+        day.isoformat(),
+        basemap(settings.tiles, settings.tianditu_key),
         inline_assets=inline_assets,
     )
     return render_html(fmap)

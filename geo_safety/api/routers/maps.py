@@ -5,15 +5,22 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import HTMLResponse
 
 from geo_safety.api.deps import EngineDep, SettingsDep, get_rules, page_user
 from geo_safety.api.routers.inspections import parse_start
+from geo_safety.errors import Forbidden
 from geo_safety.rules import today_local
 from geo_safety.ruleset import RuleSet
 from geo_safety.services import features
-from geo_safety.services.maps import hazard_map_html, hotspots_map_html, today_map_html
+from geo_safety.services.maps import (
+    district_map_html,
+    hazard_map_html,
+    hotspots_map_html,
+    overview_map_html,
+    today_map_html,
+)
 from geo_safety.services.users import Principal
 
 router = APIRouter(prefix="/maps", tags=["maps"])
@@ -69,3 +76,32 @@ def drowning_hotspots(
     features.check_district(engine, district)
     scope = user.scope(district)
     return HTMLResponse(hotspots_map_html(engine, rules, settings, day or today_local(), scope, radius_m))
+
+
+@router.get("/districts", response_class=HTMLResponse)
+def city_overview(
+    engine: EngineDep,
+    settings: SettingsDep,
+    rules: Annotated[RuleSet, Depends(get_rules)],
+    user: Annotated[Principal, Depends(page_user)],
+    day: Annotated[date | None, Query(alias="date")] = None,
+) -> HTMLResponse:
+    """The city: districts shaded by unguarded hotspots per 10,000 students and by overdue premises."""
+    if user.districts is not None:
+        raise Forbidden("the city overview is for accounts that cover the whole city")
+    return HTMLResponse(overview_map_html(engine, rules, settings, day or today_local()))
+
+
+@router.get("/districts/{code}", response_class=HTMLResponse)
+def district_page(
+    code: Annotated[str, Path(pattern=r"^\d{6}$")],
+    engine: EngineDep,
+    settings: SettingsDep,
+    rules: Annotated[RuleSet, Depends(get_rules)],
+    user: Annotated[Principal, Depends(page_user)],
+    day: Annotated[date | None, Query(alias="date")] = None,
+) -> HTMLResponse:
+    """A district's hotspot map with its summary panel (as `geo-safety map districts` writes it)."""
+    features.check_district(engine, code)
+    user.scope(code)
+    return HTMLResponse(district_map_html(engine, rules, settings, day or today_local(), code))

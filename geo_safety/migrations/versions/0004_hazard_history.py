@@ -61,6 +61,11 @@ def upgrade() -> None:
 
         CREATE TRIGGER tr_water_hazards_history AFTER INSERT OR UPDATE ON water_hazards
             FOR EACH ROW EXECUTE FUNCTION geo_safety_hazard_history();
+
+        -- zones that existed before this migration start their history with their current state
+        INSERT INTO water_hazard_history (hazard_id, version, action, actor, at, new_values)
+        SELECT h.id, h.version, 'baseline', 'migration 0004', h.updated_at, geo_safety_hazard_row(h)
+          FROM water_hazards h;
         """
     )
 
