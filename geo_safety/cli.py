@@ -184,32 +184,129 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_map(args: argparse.Namespace, settings: Settings) -> int:
+def _day(value: str | None):
     from datetime import date
 
     from geo_safety.rules import today_local
-    from geo_safety.ruleset import load_rules
-    from geo_safety.services import features
-    from geo_safety.services.maps import today_map_html
 
     try:
-        day = date.fromisoformat(args.date) if args.date else today_local()
+        return date.fromisoformat(value) if value else today_local()
     except ValueError:
-        raise GeoSafetyError(f"--date takes YYYY-MM-DD, got {args.date!r}") from None
+        raise GeoSafetyError(f"dates take YYYY-MM-DD, got {value!r}") from None
+
+
+def cmd_map(args: argparse.Namespace, settings: Settings) -> int:
+    from geo_safety.ruleset import load_rules
+    from geo_safety.services import features
+
+    day = _day(args.date)
+    engine = _engine(settings)
+    rules = load_rules(settings.rules, settings.calendar)
+    features.check_district(engine, args.district)
+    if args.kind == "today":
+        from geo_safety.services.maps import today_map_html
+
+        html = today_map_html(
+            engine,
+            rules,
+            settings,
+            day,
+            (args.district,) if args.district else None,
+            limit=args.limit,
+            inline_assets=True,
+        )
+        Path(args.output).write_text(html, encoding="utf-8")
+        print(f"wrote {args.output} ({len(html.encode()) / 1e6:.1f} MB, self-contained)")
+        return 0
+    return _district_maps(args, settings, engine, rules, day)
+
+
+def _district_maps(args: argparse.Namespace, settings: Settings, engine, rules, day) -> int:
+    import time
+
+    from sqlalchemy import text
+    from tqdm import tqdm
+
+    from geo_safety.maps.render import district_map, overview_map, render_html
+    from geo_safety.maps.tiles import basemap
+    from geo_safety.services.maps import district_data, overview_data
+
+    if not args.all and not args.district:
+        raise GeoSafetyError("name a district with --district CODE, or pass --all")
+    with engine.connect() as conn:
+        codes = (
+            [args.district]
+            if args.district
+            else list(conn.execute(text("SELECT code FROM districts ORDER BY code")).scalars())
+        )
+    out = Path(args.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tiles = basemap(settings.tiles, settings.tianditu_key)
+    started = time.perf_counter()
+    written = []
+    for code in tqdm(codes, desc="district maps", unit=" district", disable=not sys.stderr.isatty()):
+        data = district_data(engine, rules, day, code)
+        target = out / f"district_{code}_{day}.html"
+        target.write_text(render_html(district_map(data, tiles, inline_assets=True)), encoding="utf-8")
+        written.append(target)
+        if args.png:
+            from geo_safety.maps.png import district_png
+
+            written.append(district_png(data, out / f"district_{code}_{day}.png"))
+    if args.all:
+        target = out / f"city_overview_{day}.html"
+        target.write_text(
+            render_html(overview_map(overview_data(engine, rules, day), day.isoformat(), tiles, inline_assets=True)),
+            encoding="utf-8",
+        )
+        written.append(target)
+    for path in written:
+        print(f"wrote {path}")
+    print(f"{len(written)} files in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    from geo_safety.ruleset import load_rules
+    from geo_safety.services import features, reports
+
     engine = _engine(settings)
     features.check_district(engine, args.district)
-    html = today_map_html(
+    report = reports.programme(
         engine,
         load_rules(settings.rules, settings.calendar),
-        settings,
-        day,
+        _day(args.date_from),
+        _day(args.date_to),
         (args.district,) if args.district else None,
-        limit=args.limit,
-        inline_assets=True,
     )
-    Path(args.output).write_text(html, encoding="utf-8")
-    print(f"wrote {args.output} ({len(html.encode()) / 1e6:.1f} MB, self-contained)")
+    if args.format == "json":
+        text_ = json.dumps(report, ensure_ascii=False, indent=2, default=str)
+        _emit(args.output, text_)
+        return 0
+    table = reports.as_table(report)
+    if args.format == "csv":
+        _emit(args.output, table.to_csv(index=False))
+    elif args.format == "html":
+        title = f"校园安全工作统计 {report['from']} – {report['to']}"
+        page = (
+            f"<!doctype html><html lang='zh-CN'><meta charset='utf-8'><title>{title}</title>"
+            f"<h1>{title}</h1>{table.to_html(index=False, na_rep='')}</html>"
+        )
+        _emit(args.output, page)
+    else:
+        if not args.output:
+            raise GeoSafetyError("--format xlsx needs --output FILE.xlsx")
+        table.to_excel(args.output, index=False, sheet_name="programme")
+        print(f"wrote {args.output}")
     return 0
+
+
+def _emit(output: str | None, text_: str) -> None:
+    if output:
+        Path(output).write_text(text_, encoding="utf-8")
+        print(f"wrote {output}")
+    else:
+        print(text_)
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -283,13 +380,24 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--limit", type=int, default=1000)
     audit.set_defaults(func=cmd_audit)
 
-    maps = sub.add_parser("map", help="write a map as a self-contained HTML file")
-    maps.add_argument("kind", choices=["today"])
-    maps.add_argument("--district", help="district code (adcode); default: the whole city")
+    maps = sub.add_parser("map", help="write maps as self-contained HTML files (and PNGs)")
+    maps.add_argument("kind", choices=["today", "districts"])
+    maps.add_argument("--district", help="district code (adcode)")
+    maps.add_argument("--all", action="store_true", help="districts: every district and the city overview")
     maps.add_argument("--date", help="YYYY-MM-DD; default: today in Asia/Shanghai")
-    maps.add_argument("--limit", type=int, default=20, help="stops on the route")
-    maps.add_argument("-o", "--output", default="today.html")
+    maps.add_argument("--limit", type=int, default=20, help="today: stops on the route")
+    maps.add_argument("-o", "--output", default="today.html", help="today: the HTML file")
+    maps.add_argument("--out-dir", default="maps", help="districts: folder for the files")
+    maps.add_argument("--png", action="store_true", help="districts: also a static PNG per district")
     maps.set_defaults(func=cmd_map)
+
+    report = sub.add_parser("report", help="programme statistics for a period")
+    report.add_argument("--from", dest="date_from", required=True, help="YYYY-MM-DD")
+    report.add_argument("--to", dest="date_to", required=True, help="YYYY-MM-DD")
+    report.add_argument("--district")
+    report.add_argument("--format", default="json", choices=["json", "csv", "xlsx", "html"])
+    report.add_argument("--output", help="file to write (default: print)")
+    report.set_defaults(func=cmd_report)
 
     serve = sub.add_parser("serve", help="serve the web app and API")
     serve.add_argument("--host", default="127.0.0.1")

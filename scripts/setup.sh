@@ -27,6 +27,11 @@ if [ -z "${GEO_SAFETY_DATABASE_URL:-}" ]; then
     fi
 fi
 
+if ! { command -v fc-list >/dev/null 2>&1 && [ -n "$(fc-list :lang=zh 2>/dev/null)" ]; }; then
+    echo "setup: installing a CJK font (Chinese labels on printed maps)"
+    apt_install fontconfig fonts-noto-cjk
+fi
+
 if [ "${1:-}" = "--test" ]; then
     if ! command -v chromium >/dev/null 2>&1; then
         echo "setup: installing Chromium (headless browser tests)"
