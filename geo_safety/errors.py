@@ -40,6 +40,10 @@ class InvalidInput(GeoSafetyError):
     """Input that can never be accepted as it is."""
 
 
+class BadParameter(InvalidInput):
+    """A query parameter of a standard interface (OGC API) that is malformed: HTTP 400, as the standard asks."""
+
+
 class InvalidGeometry(InvalidInput):
     """A geometry that is empty, of the wrong type, has non-finite coordinates or is not valid."""
 

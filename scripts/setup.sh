@@ -37,6 +37,10 @@ if [ "${1:-}" = "--test" ]; then
         echo "setup: installing Chromium (headless browser tests)"
         apt_install chromium
     fi
+    if ! command -v ogr2ogr >/dev/null 2>&1; then
+        echo "setup: installing GDAL's command-line tools (a standard OGC API client for the tests)"
+        apt_install gdal-bin
+    fi
 fi
 
 if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then

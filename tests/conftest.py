@@ -108,6 +108,6 @@ def table_checksums(engine: Engine) -> dict[str, str]:
     return sums
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def data_dir() -> Path:
     return DATA_DIR

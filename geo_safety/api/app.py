@@ -20,6 +20,7 @@ from geo_safety.api.routers import (
     imports,
     inspections,
     maps,
+    ogc,
     reports,
     users,
 )
@@ -61,7 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.state.rules = load_rules(settings.rules, settings.calendar)
-    for module in (health, auth, users, audit, features, imports, inspections, hazards, reports, maps):
+    for module in (health, auth, ogc, users, audit, features, imports, inspections, hazards, reports, maps):
         app.include_router(module.router)
     for name, folder in MOUNTS.items():
         app.mount(f"{URL_PREFIX}/{name}", StaticFiles(directory=folder), name=f"vendor-{name}")

@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from geo_safety.errors import (
+    BadParameter,
     Conflict,
     DatabaseUnavailable,
     Forbidden,
@@ -27,6 +28,7 @@ STATUS: list[tuple[type[GeoSafetyError], int]] = [
     (Forbidden, 403),
     (NotFound, 404),
     (VersionRequired, 428),
+    (BadParameter, 400),
     (TooLarge, 413),
     (Conflict, 409),
     (InvalidInput, 422),

@@ -27,13 +27,6 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
-@router.get("/", response_class=HTMLResponse, include_in_schema=False)
-def landing(request: Request, engine: EngineDep, settings: SettingsDep) -> Response:
-    session_id = request.cookies.get(SESSION_COOKIE)
-    user = users.session_principal(engine, settings, session_id) if session_id else None
-    return TEMPLATES.TemplateResponse(request, "landing.html", {"user": user})
-
-
 @router.get("/login", response_class=HTMLResponse, include_in_schema=False)
 def login_page(request: Request, next: str = "/") -> Response:
     return TEMPLATES.TemplateResponse(

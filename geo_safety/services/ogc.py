@@ -1,0 +1,381 @@
+"""OGC API – Features (Part 1: Core, GeoJSON, HTML) over the layers and the two query results.
+
+Standard clients (QGIS, GDAL's OAPIF driver) page through ``items`` with ``limit``/``offset`` and follow the
+``next`` links; ``bbox``, ``datetime`` (on ``updated_at``) and equality filters on any listed property are
+supported. Output is CRS84; ``datum=gcj02|bd09`` is a documented, non-standard extension for Chinese basemaps.
+Every bad parameter is a :class:`BadParameter` (HTTP 400) with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import shapely
+from sqlalchemy import Engine, text
+
+from geo_safety import queries
+from geo_safety.crs import Datum, from_wgs84, parse_datum
+from geo_safety.errors import BadParameter, NotFound
+from geo_safety.rules import today_local
+from geo_safety.ruleset import RuleSet
+from geo_safety.services import hotspots, inspections
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 10_000
+CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
+]
+RESERVED = {"f", "bbox", "limit", "offset", "datetime", "datum", "date", "district", "radius_m", "bbox-crs"}
+
+
+@dataclass(frozen=True)
+class Collection:
+    id: str
+    title: str
+    description: str
+    table: str | None  # None: a query result computed by a service
+    time_column: str | None = None
+    params: tuple[str, ...] = ()
+
+
+COLLECTIONS = {
+    c.id: c
+    for c in (
+        Collection("districts", "行政区 Districts", "District boundaries (the service area).", "districts"),
+        Collection(
+            "schools",
+            "学校 Schools",
+            "School gates with students, boarding and the four security items.",
+            "schools",
+            "updated_at",
+        ),
+        Collection(
+            "premises", "校园周边经营场所 Premises", "Business premises near campuses.", "premises", "updated_at"
+        ),
+        Collection(
+            "water_hazards",
+            "危险水域 Water hazard zones",
+            "Water hazard zones with guard measures.",
+            "water_hazards",
+            "updated_at",
+        ),
+        Collection(
+            "due_inspections",
+            "待检查对象 Due inspections",
+            "Premises and water zones due for inspection on `date` (default today, Asia/Shanghai).",
+            None,
+            params=("date", "district"),
+        ),
+        Collection(
+            "drowning_hotspots",
+            "溺水隐患点 Drowning hotspots",
+            "Unguarded water zones within `radius_m` of a school on `date`.",
+            None,
+            params=("date", "district", "radius_m"),
+        ),
+    )
+}
+
+
+def collection(collection_id: str) -> Collection:
+    try:
+        return COLLECTIONS[collection_id]
+    except KeyError:
+        raise NotFound(f"no collection {collection_id!r}; see /collections") from None
+
+
+# -- parameters ---------------------------------------------------------------------------------------------
+def parse_bbox(value: str | None) -> tuple[float, float, float, float] | None:
+    """``minLon,minLat,maxLon,maxLat`` in CRS84.
+
+    >>> parse_bbox("109,21.4,109.3,21.7")
+    (109.0, 21.4, 109.3, 21.7)
+    """
+    if value is None:
+        return None
+    parts = value.split(",")
+    try:
+        numbers = [float(p) for p in parts]
+    except ValueError:
+        raise BadParameter(f"bbox must be four numbers minLon,minLat,maxLon,maxLat; got {value!r}") from None
+    if len(numbers) != 4 or not all(math.isfinite(n) for n in numbers):
+        raise BadParameter(f"bbox must be four finite numbers minLon,minLat,maxLon,maxLat; got {value!r}")
+    min_x, min_y, max_x, max_y = numbers
+    if not (-180 <= min_x <= 180 and -180 <= max_x <= 180 and -90 <= min_y <= max_y <= 90):
+        raise BadParameter(f"bbox {value!r} is outside lon −180…180 / lat −90…90 or has min above max")
+    if min_x > max_x:
+        raise BadParameter(f"bbox {value!r}: crossing the antimeridian is not supported here")
+    return min_x, min_y, max_x, max_y
+
+
+def parse_paging(limit: str | None, offset: str | None) -> tuple[int, int]:
+    try:
+        lim = DEFAULT_LIMIT if limit is None else int(limit)
+        off = 0 if offset is None else int(offset)
+    except ValueError:
+        raise BadParameter("limit and offset must be whole numbers") from None
+    if lim < 1:
+        raise BadParameter("limit must be at least 1")
+    if off < 0:
+        raise BadParameter("offset must not be negative")
+    return min(lim, MAX_LIMIT), off
+
+
+def parse_datetime(value: str | None) -> tuple[datetime | None, datetime | None] | None:
+    """An instant or an interval ``start/end`` with ``..`` for an open end (RFC 3339)."""
+    if value is None:
+        return None
+
+    def one(text_: str, end: bool) -> datetime | None:
+        if text_ in ("..", ""):
+            return None
+        try:
+            if len(text_) == 10:
+                day = date.fromisoformat(text_)
+                return datetime(
+                    day.year,
+                    day.month,
+                    day.day,
+                    23 if end else 0,
+                    59 if end else 0,
+                    59 if end else 0,
+                    tzinfo=ZoneInfo("Asia/Shanghai"),
+                )
+            stamp = datetime.fromisoformat(text_.replace("Z", "+00:00"))
+            return stamp if stamp.tzinfo else stamp.replace(tzinfo=ZoneInfo("Asia/Shanghai"))
+        except ValueError:
+            raise BadParameter(f"datetime {value!r} is not an RFC 3339 instant or start/end interval") from None
+
+    if "/" in value:
+        start_text, _, end_text = value.partition("/")
+        start, end = one(start_text, False), one(end_text, True)
+        if start and end and end < start:
+            raise BadParameter(f"datetime interval {value!r} ends before it starts")
+        return start, end
+    instant = one(value, False)
+    return instant, one(value, True) if len(value) == 10 else instant
+
+
+def property_filters(collection_id: str, params: dict[str, str]) -> dict[str, str]:
+    allowed = set(queryable(collection_id))
+    filters = {k: v for k, v in params.items() if k not in RESERVED}
+    unknown = sorted(set(filters) - allowed)
+    if unknown:
+        raise BadParameter(
+            f"unknown parameter or property {', '.join(unknown)}; filterable: {', '.join(sorted(allowed))}"
+        )
+    return filters
+
+
+def queryable(collection_id: str) -> tuple[str, ...]:
+    spec = collection(collection_id)
+    if spec.table:
+        return queries.FEATURE_LAYERS[spec.table][2]
+    if collection_id == "due_inspections":
+        return ("target_type", "target_id", "category", "reason", "violation", "district_code", "nearest_school_id")
+    return ("hazard_id", "kind", "district_code", "nearest_school_id")
+
+
+# -- reading --------------------------------------------------------------------------------------------------
+def _convert(geometry: dict[str, Any], datum: Datum) -> dict[str, Any]:
+    if datum in (Datum.WGS84, Datum.CGCS2000):
+        return geometry
+    geom = shapely.geometry.shape(geometry)
+    moved = shapely.transform(geom, lambda xy: np.column_stack(from_wgs84(xy[:, 0], xy[:, 1], datum)))
+    return shapely.geometry.mapping(moved)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if hasattr(value, "__float__") and not isinstance(value, bool | int | float):
+        return float(value)
+    return value
+
+
+def base_items(
+    engine: Engine,
+    spec: Collection,
+    scope: tuple[str, ...] | None,
+    bbox,
+    when,
+    filters: dict[str, str],
+    limit: int,
+    offset: int,
+    feature_id: str | None = None,
+) -> tuple[list[dict[str, Any]], int]:
+    table, geom, columns, condition = queries.FEATURE_LAYERS[spec.table or ""]
+    where, params = [condition], {"limit": limit, "offset": offset}
+    district_column = "code" if table == "districts" else "district_code"
+    if scope is not None:
+        where.append(f"{district_column} = ANY(:scope)")
+        params["scope"] = list(scope)
+    if bbox is not None:
+        where.append(
+            f"{geom} && ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326) "
+            f"AND ST_Intersects({geom}, ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326))"
+        )
+        params.update(minx=bbox[0], miny=bbox[1], maxx=bbox[2], maxy=bbox[3])
+    if when is not None:
+        if spec.time_column is None:
+            raise BadParameter(f"collection {spec.id} has no time; drop datetime")
+        if when[0] is not None:
+            where.append(f"{spec.time_column} >= :t0")
+            params["t0"] = when[0]
+        if when[1] is not None:
+            where.append(f"{spec.time_column} <= :t1")
+            params["t1"] = when[1]
+    for n, (name, value) in enumerate(sorted(filters.items())):
+        where.append(f"CAST({name} AS text) = :f{n}")  # the name was checked against the layer's columns
+        params[f"f{n}"] = value
+    if feature_id is not None:
+        where.append(f"CAST({columns[0]} AS text) = :fid")
+        params["fid"] = feature_id
+    sql = (
+        f"SELECT {', '.join(columns)}, ST_AsGeoJSON({geom}, 7) AS geometry, count(*) OVER () AS matched "
+        f"FROM {table} WHERE {' AND '.join(where)} ORDER BY {columns[0]} LIMIT :limit OFFSET :offset"
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(text(sql), params).mappings().all()
+    features = [
+        {
+            "type": "Feature",
+            "id": str(r[columns[0]]),
+            "geometry": json.loads(r["geometry"]),
+            "properties": {k: _jsonable(r[k]) for k in columns},
+        }
+        for r in rows
+    ]
+    return features, (rows[0]["matched"] if rows else 0)
+
+
+def computed_items(
+    engine: Engine,
+    rules: RuleSet,
+    spec: Collection,
+    scope,
+    bbox,
+    filters,
+    limit,
+    offset,
+    params: dict[str, str],
+    feature_id: str | None = None,
+) -> tuple[list[dict[str, Any]], int]:
+    try:
+        day = date.fromisoformat(params["date"]) if params.get("date") else today_local()
+        radius = float(params["radius_m"]) if params.get("radius_m") else None
+    except ValueError:
+        raise BadParameter("date must be YYYY-MM-DD and radius_m a number") from None
+    if radius is not None and not 0 < radius <= 5000:
+        raise BadParameter("radius_m must be in (0, 5000]")
+    if spec.id == "due_inspections":
+        features = inspections.due(engine, rules, day, scope, limit=inspections.MAX_PAGE)["features"]
+    else:
+        features = hotspots.drowning_hotspots(engine, rules, day, scope, radius, limit=hotspots.MAX_PAGE)["features"]
+    if bbox is not None:
+        box = shapely.box(*bbox)
+        features = [f for f in features if shapely.intersects(shapely.geometry.shape(f["geometry"]), box)]
+    for name, value in filters.items():
+        features = [f for f in features if str(_flat(f["properties"].get(name))) == value]
+    if feature_id is not None:
+        features = [f for f in features if str(f["id"]) == feature_id]
+    return features[offset : offset + limit], len(features)
+
+
+def _flat(value: Any) -> Any:
+    return str(value).lower() if isinstance(value, bool) else value
+
+
+def items(
+    engine: Engine,
+    rules: RuleSet,
+    collection_id: str,
+    scope: tuple[str, ...] | None,
+    params: dict[str, str],
+    feature_id: str | None = None,
+) -> dict[str, Any]:
+    spec = collection(collection_id)
+    bbox = parse_bbox(params.get("bbox"))
+    if params.get("bbox-crs") not in (None, "http://www.opengis.net/def/crs/OGC/1.3/CRS84"):
+        raise BadParameter("bbox-crs: only CRS84 is supported")
+    limit, offset = parse_paging(params.get("limit"), params.get("offset"))
+    when = parse_datetime(params.get("datetime"))
+    filters = property_filters(collection_id, params)
+    try:
+        datum = parse_datum(params.get("datum", "wgs84"))
+    except ValueError as exc:
+        raise BadParameter(str(exc)) from None
+    if spec.table:
+        found, matched = base_items(engine, spec, scope, bbox, when, filters, limit, offset, feature_id)
+    else:
+        if when is not None:
+            raise BadParameter(f"collection {spec.id} has no time; use its date parameter")
+        found, matched = computed_items(engine, rules, spec, scope, bbox, filters, limit, offset, params, feature_id)
+    for feature in found:
+        feature["geometry"] = _convert(feature["geometry"], datum)
+    return {
+        "type": "FeatureCollection",
+        "features": found,
+        "numberMatched": matched,
+        "numberReturned": len(found),
+        "timeStamp": datetime.now(ZoneInfo("UTC")).isoformat(timespec="seconds"),
+        "_paging": {"limit": limit, "offset": offset},
+    }
+
+
+def extent(engine: Engine, spec: Collection, scope: tuple[str, ...] | None) -> list[float] | None:
+    if not spec.table:
+        with engine.connect() as conn:
+            row = conn.execute(
+                text(
+                    "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
+                    "FROM (SELECT ST_Extent(geom) AS e FROM districts) x"
+                )
+            ).one()
+        return None if row[0] is None else [float(v) for v in row]
+    table, geom, _, condition = queries.FEATURE_LAYERS[spec.table]
+    district_column = "code" if table == "districts" else "district_code"
+    scoped = f" AND {district_column} = ANY(:scope)" if scope is not None else ""
+    with engine.connect() as conn:
+        row = conn.execute(
+            text(
+                f"SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
+                f"(SELECT ST_Extent({geom}) AS e FROM {table} WHERE {condition}{scoped}) x"
+            ),
+            {"scope": list(scope) if scope else None},
+        ).one()
+    return None if row[0] is None else [float(v) for v in row]
+
+
+def tile(engine: Engine, collection_id: str, scope: tuple[str, ...] | None, z: int, x: int, y: int) -> bytes:
+    """A Mapbox Vector Tile of a layer (WebMercatorQuad), so maps of 100,000+ features stay fast."""
+    spec = collection(collection_id)
+    if not spec.table:
+        raise NotFound(f"collection {collection_id} has no vector tiles; use its items")
+    if not 0 <= z <= 22 or not (0 <= x < 2**z and 0 <= y < 2**z):
+        raise BadParameter(f"tile {z}/{x}/{y} is outside the WebMercatorQuad tile matrix set")
+    table, geom, columns, condition = queries.FEATURE_LAYERS[spec.table]
+    district_column = "code" if table == "districts" else "district_code"
+    scoped = f" AND t.{district_column} = ANY(:scope)" if scope is not None else ""
+    props = ", ".join(f"t.{c}" for c in columns)
+    sql = f"""
+WITH bounds AS (SELECT ST_TileEnvelope(:z, :x, :y) AS b3857),
+mvt AS (
+    SELECT ST_AsMVTGeom(ST_Transform(t.{geom}, 3857), bounds.b3857, 4096, 64, true) AS mvt_geom, {props}
+      FROM {table} t, bounds
+     WHERE t.{geom} && ST_Transform(bounds.b3857, 4326) AND {condition.replace("deleted_at", "t.deleted_at")}{scoped}
+)
+SELECT coalesce(ST_AsMVT(mvt, :layer, 4096, 'mvt_geom'), ''::bytea) FROM mvt"""
+    with engine.connect() as conn:
+        data = conn.execute(
+            text(sql), {"z": z, "x": x, "y": y, "layer": collection_id, "scope": list(scope) if scope else None}
+        ).scalar_one()
+    return bytes(data)
