@@ -23,7 +23,16 @@ from geo_safety.services.bundled import load_boundaries
 from geo_safety.settings import PROJECT_DIR, Settings
 
 DATA_DIR = PROJECT_DIR / "data"
-TABLES = ("inspections", "import_runs", "water_hazards", "premises", "schools", "districts", "audit_log")
+TABLES = (
+    "inspections",
+    "import_runs",
+    "water_hazards",
+    "water_hazard_history",
+    "premises",
+    "schools",
+    "districts",
+    "audit_log",
+)
 
 
 def free_port() -> int:

@@ -305,5 +305,5 @@ def test_production_refuses_default_secret_and_demo_users(beihai: Engine, settin
 
 def test_landing_and_health_are_open(client: TestClient, beihai: Engine) -> None:
     assert client.get("/health").status_code == 200
-    page = client.get("/")
+    page = client.get("/", headers={"Accept": "text/html,application/xhtml+xml"})
     assert page.status_code == 200 and "校园安全" in page.text and "/login" in page.text
