@@ -55,6 +55,16 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
     elif args.action == "migrate":
         migrate.upgrade(_engine(settings))
         print(f"schema at revision {migrate.current(_engine(settings))}")
+    elif args.action in ("backup", "restore"):
+        from geo_safety.services import backup
+
+        if not args.file:
+            raise GeoSafetyError(f"db {args.action} needs a FILE")
+        if args.action == "backup":
+            print(f"wrote {backup.backup(settings, Path(args.file))}")
+        else:
+            backup.restore(settings, Path(args.file))
+            print(f"restored {args.file}")
     return 0
 
 
@@ -330,8 +340,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="geo-safety", description="Campus-safety GIS service.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    db = sub.add_parser("db", help="the database: start|stop|status|url|migrate")
-    db.add_argument("action", choices=["start", "stop", "status", "url", "migrate"])
+    db = sub.add_parser("db", help="the database: start|stop|status|url|migrate|backup FILE|restore FILE")
+    db.add_argument("action", choices=["start", "stop", "status", "url", "migrate", "backup", "restore"])
+    db.add_argument("file", nargs="?", help="backup/restore: the pg_dump custom-format file")
     db.set_defaults(func=cmd_db)
 
     load = sub.add_parser("load", help="load a GeoJSON, GeoPackage, zipped Shapefile, KML or CSV file into a layer")

@@ -26,9 +26,14 @@ def database_url(settings: Settings) -> str:
     return cluster.url()
 
 
-def make_engine(settings: Settings, **kwargs) -> Engine:
-    """A pooled engine; ``pool_pre_ping`` so a restarted database is picked up without a restart."""
+def make_engine(settings: Settings, *, statement_timeout_ms: int | None = None, **kwargs) -> Engine:
+    """A pooled engine; ``pool_pre_ping`` so a restarted database is picked up without a restart.
+
+    ``statement_timeout_ms`` cancels statements that run longer (the API sets it; bulk imports do not).
+    """
     kwargs.setdefault("pool_pre_ping", True)
+    if statement_timeout_ms:
+        kwargs.setdefault("connect_args", {})["options"] = f"-c statement_timeout={int(statement_timeout_ms)}"
     return create_engine(database_url(settings), **kwargs)
 
 

@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     tianditu_key: str | None = None
     #: Largest file accepted by the upload endpoint.
     max_upload_mb: int = 512
+    #: Largest other request body (JSON).
+    max_body_mb: int = 10
+    #: The API's statements are cancelled after this long, so one huge request cannot starve the inspectors.
+    statement_timeout_ms: int = 20_000
+    #: Browser origins allowed to call the API from other sites (CORS); none by default.
+    cors_origins: list[str] = []
     #: ``production`` refuses to start with the default secret or with demo users.
     environment: str = "development"
     #: Pepper for API-token and session digests: a stolen database alone cannot use them.

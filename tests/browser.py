@@ -75,3 +75,13 @@ def log_in(page: Page, base: str, path: str, name: str, password: str) -> None:
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
     page.wait_for_load_state("load")
+
+
+def wait_until(page: Page, expression: str, timeout_s: float = 15.0) -> None:
+    """Poll a JavaScript expression until it is truthy. (``wait_for_function`` compiles its predicate with
+    ``eval``, which the app's Content-Security-Policy rightly forbids; ``evaluate`` is not affected.)"""
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"still false after {timeout_s} s: {expression}")
+        page.wait_for_timeout(100)

@@ -12,7 +12,7 @@ from geo_safety.services import users
 from geo_safety.services.audit import Actor
 from geo_safety.services.imports import load_file
 from geo_safety.settings import Settings
-from tests.browser import browser_page, live_server, log_in
+from tests.browser import browser_page, live_server, log_in, wait_until
 from tests.inspection_world import EXPECTED_DUE, D, write_world
 
 
@@ -90,7 +90,7 @@ def test_planner_draws_saves_and_finds_the_zone_after_reload(
         zones_before = page.locator("path.gs-zone").count()
         assert zones_before == 7
         name = page.evaluate("document.querySelector('.folium-map').id")
-        page.wait_for_function(f"!window['{name}']._animatingZoom")
+        wait_until(page, f"!window['{name}']._animatingZoom")
         page.evaluate(f"window['{name}'].setView([21.6655, 109.1985], 17, {{animate: false}})")
         box = page.locator(f"#{name}").bounding_box()
         assert box is not None
@@ -104,12 +104,12 @@ def test_planner_draws_saves_and_finds_the_zone_after_reload(
         form.wait_for(state="visible")
         form.locator("[name=kind]").select_option("pit")
         form.locator(".gs-save").click()  # no name yet: the API refuses and the page says why
-        page.wait_for_function("document.getElementById('gs-status').textContent.includes('未保存')")
+        wait_until(page, "document.getElementById('gs-status').textContent.includes('未保存')")
         assert "name" in page.locator("#gs-status").inner_text()
         form.locator("[name=name]").fill("工地积水坑")
         form.locator("[name=responsible_person]").fill("赵六")
         form.locator(".gs-save").click()
-        page.wait_for_function("document.getElementById('gs-status').textContent.includes('已保存')")
+        wait_until(page, "document.getElementById('gs-status').textContent.includes('已保存')")
         page.reload()
         page.wait_for_selector("path.gs-zone", state="attached")
         assert page.locator("path.gs-zone").count() == zones_before + 1

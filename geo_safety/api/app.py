@@ -7,10 +7,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from geo_safety import __version__
 from geo_safety.api.errors import install_error_handlers
+from geo_safety.api.middleware import BodyLimit, SecurityHeaders
 from geo_safety.api.routers import (
     audit,
     auth,
@@ -38,7 +40,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(settings, pool_size=10, max_overflow=10)
+        engine = make_engine(
+            settings, statement_timeout_ms=settings.statement_timeout_ms, pool_size=10, max_overflow=10, pool_timeout=10
+        )
         if settings.is_production:
             problems = production_problems(engine, settings)
             if problems:
@@ -61,6 +65,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
+    app.add_middleware(SecurityHeaders, settings=settings)
+    app.add_middleware(BodyLimit, settings=settings)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=False,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "X-Requested-With"],
+            expose_headers=["ETag"],
+        )
     app.state.rules = load_rules(settings.rules, settings.calendar)
     for module in (health, auth, ogc, users, audit, features, imports, inspections, hazards, reports, maps):
         app.include_router(module.router)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import logging
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 
 from geo_safety.errors import (
     BadParameter,
@@ -50,6 +53,34 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, exc: LoginRequired) -> RedirectResponse:
         return RedirectResponse(f"/login?next={quote(exc.next_path, safe='')}", status_code=303)
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        """A cancelled (too long) statement is the caller's to narrow; anything else: the database is away."""
+        if isinstance(exc.orig, psycopg.errors.QueryCanceled):
+            return JSONResponse(
+                {
+                    "detail": "the request took too long and was cancelled; narrow it (district, "
+                    "bbox, limit) and try again"
+                },
+                status_code=408,
+            )
+        if isinstance(exc, OperationalError | InterfaceError) or isinstance(exc.orig, psycopg.OperationalError):
+            log.error("%s %s: database unavailable: %s", request.method, request.url.path, type(exc.orig).__name__)
+            return JSONResponse(
+                {"detail": "the database is unavailable; try again shortly"},
+                status_code=503,
+                headers={"Retry-After": "5"},
+            )
+        log.error("%s %s failed in the database: %s", request.method, request.url.path, type(exc.orig).__name__)
+        return JSONResponse({"detail": "internal error; it has been logged"}, status_code=500)
+
+    @app.exception_handler(SATimeoutError)
+    async def _pool(request: Request, exc: SATimeoutError) -> JSONResponse:
+        log.error("%s %s: no database connection free", request.method, request.url.path)
+        return JSONResponse(
+            {"detail": "the service is busy; try again shortly"}, status_code=503, headers={"Retry-After": "5"}
+        )
 
     @app.exception_handler(GeoSafetyError)
     async def _domain(request: Request, exc: GeoSafetyError) -> JSONResponse:

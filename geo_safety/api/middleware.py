@@ -1,0 +1,122 @@
+"""Request limits and security headers, as plain ASGI middleware (no per-route code can forget them)."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlsplit
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from geo_safety.settings import Settings
+
+UPLOAD_PREFIX = "/api/v1/imports/"
+
+
+class BodyLimit:
+    """413 for a request body over the limit (uploads have their own, larger limit), checked while reading."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.body_bytes = settings.max_body_mb * 1024 * 1024
+        self.upload_bytes = settings.max_upload_mb * 1024 * 1024
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.upload_bytes if scope["path"].startswith(UPLOAD_PREFIX) else self.body_bytes
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _too_large(send, limit)
+            return
+        received = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise _BodyTooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except _BodyTooLarge:
+            if not started:
+                await _too_large(send, limit)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    body = json.dumps({"detail": f"the request body is larger than {limit // (1024 * 1024)} MB"}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def content_security_policy(settings: Settings) -> str:
+    """Self-hosted assets only; inline scripts are needed by folium's generated pages; tiles from the basemap."""
+    images = ["'self'", "data:", "blob:"]
+    tiles = (settings.tiles or "none").strip()
+    if tiles.lower() == "osm":
+        images.append("https://tile.openstreetmap.org")
+    elif tiles.lower() == "tianditu":
+        images.append("https://*.tianditu.gov.cn")
+    elif "://" in tiles:  # an XYZ template; its {s} subdomains become a CSP wildcard
+        parts = urlsplit(tiles.replace("{s}", "*"))
+        images.append(f"{parts.scheme}://{parts.netloc}")
+    return (
+        "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+        f"img-src {' '.join(images)}; font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; "
+        "base-uri 'self'; form-action 'self'; object-src 'none'"
+    )
+
+
+class SecurityHeaders:
+    """nosniff, no framing, same-origin referrers everywhere; a CSP on HTML; HSTS over TLS."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.csp = content_security_policy(settings).encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        https = scope.get("scheme") == "https"
+
+        async def add_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                names = {k.lower() for k, _ in headers}
+                extra = [
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"x-frame-options", b"DENY"),
+                    (b"referrer-policy", b"same-origin"),
+                ]
+                content_type = dict(headers).get(b"content-type", b"")
+                if content_type.startswith(b"text/html"):
+                    extra.append((b"content-security-policy", self.csp))
+                if https:
+                    extra.append((b"strict-transport-security", b"max-age=31536000"))
+                headers += [(k, v) for k, v in extra if k not in names]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, add_headers)
