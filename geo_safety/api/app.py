@@ -26,6 +26,7 @@ from geo_safety.api.routers import (
     reports,
     users,
 )
+from geo_safety.api.schemas import ERROR_RESPONSES
 from geo_safety.db import make_engine
 from geo_safety.maps.assets import MOUNTS, URL_PREFIX
 from geo_safety.ruleset import load_rules
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Campus-safety GIS: schools, premises near campuses, water hazards and inspections. "
         "Authenticate with 'Authorization: Bearer TOKEN'.",
         lifespan=lifespan,
+        responses=ERROR_RESPONSES,
         docs_url=None,  # Swagger UI loads from a public CDN, which field networks block
         redoc_url=None,
     )

@@ -57,3 +57,29 @@ class ImportOut(BaseModel):
     deleted: int
     repaired: int
     ignored_columns: list[str]
+
+
+class Problem(BaseModel):
+    """Every 4xx/5xx body: ``detail`` says what is wrong (a sentence, or FastAPI's list of field errors)."""
+
+    detail: str | list[dict[str, Any]]
+    current_version: int | None = None
+
+
+#: documented on every operation, so clients (and the fuzzer) know the error shape
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": Problem, "description": text}
+    for code, text in (
+        (400, "A malformed parameter (OGC API)."),
+        (401, "No, wrong, revoked or expired credentials."),
+        (403, "The role or the district scope does not allow this."),
+        (404, "No such object."),
+        (408, "The request took too long and was cancelled."),
+        (409, "A stale version or a duplicate."),
+        (412, "If-Match names a version that is no longer current."),
+        (413, "The body is larger than allowed."),
+        (422, "Invalid input, with the reason."),
+        (428, "The edit does not say which version it read."),
+        (503, "The database is unavailable; retry after Retry-After seconds."),
+    )
+}
