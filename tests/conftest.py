@@ -120,3 +120,12 @@ def table_checksums(engine: Engine) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     return DATA_DIR
+
+
+def fresh_sample(engine: Engine, data_dir: Path) -> None:
+    """Empty every table (users too) and load the bundled Beihai sample (for module-scoped fixtures)."""
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {', '.join(TABLES)}, users, api_tokens, web_sessions RESTART IDENTITY CASCADE"))
+    from geo_safety.services.bundled import load_sample
+
+    load_sample(engine, data_dir)

@@ -11,14 +11,14 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error, response_schema_conformance
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from geo_safety.api.app import create_app
 from geo_safety.services import users
 from geo_safety.services.audit import Actor
-from geo_safety.services.bundled import load_sample
 from geo_safety.settings import Settings
 from tests.browser import live_server
+from tests.conftest import fresh_sample
 
 # the schema only: building the app does not connect to any database
 schema = schemathesis.openapi.from_dict(
@@ -30,14 +30,7 @@ FUZZED: list[int] = []
 
 @pytest.fixture(scope="module")
 def fuzz_target(session_engine: Engine, settings: Settings, data_dir: Path):
-    with session_engine.begin() as conn:
-        conn.execute(
-            text(
-                "TRUNCATE inspections, import_runs, water_hazards, premises, schools, districts, audit_log, "
-                "users, api_tokens, web_sessions, water_hazard_history RESTART IDENTITY CASCADE"
-            )
-        )
-    load_sample(session_engine, data_dir)
+    fresh_sample(session_engine, data_dir)
     tokens = {
         role: users.add_user(session_engine, settings, Actor("fuzz"), f"fuzz-{role}", role, d).token
         for role, d in ROLES.items()

@@ -15,9 +15,9 @@ from geo_safety import crs
 from geo_safety.api.app import create_app
 from geo_safety.services import users
 from geo_safety.services.audit import Actor
-from geo_safety.services.bundled import load_sample
 from geo_safety.settings import Settings
 from tests.browser import live_server
+from tests.conftest import fresh_sample
 
 LAYERS = ("districts", "schools", "premises", "water_hazards")
 CORE = "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core"
@@ -25,14 +25,7 @@ CORE = "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core"
 
 @pytest.fixture(scope="module")
 def sample_db(session_engine: Engine, data_dir: Path, settings: Settings) -> dict[str, str]:
-    with session_engine.begin() as conn:
-        conn.execute(
-            text(
-                "TRUNCATE inspections, import_runs, water_hazards, premises, schools, districts, audit_log, "
-                "users, api_tokens, web_sessions, water_hazard_history RESTART IDENTITY CASCADE"
-            )
-        )
-    load_sample(session_engine, data_dir)
+    fresh_sample(session_engine, data_dir)
     return {
         "admin": users.add_user(session_engine, settings, Actor("t"), "ogc-admin", "admin").token,
         "hepu": users.add_user(session_engine, settings, Actor("t"), "ogc-hepu", "inspector", ("450521",)).token,

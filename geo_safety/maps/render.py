@@ -36,6 +36,15 @@ def _popup_table(rows: list[tuple[str, object]]) -> str:
     return f'<div class="gs-popup"><table>{cells}</table></div>'
 
 
+def _finish(fmap: folium.Map, summary_html: str, inline_assets: bool) -> folium.Map:
+    """The parts every field map shares: the summary panel, locate-me, the layer control, local assets."""
+    fmap.add_child(HtmlControl(summary_html, position="topright", css_class="gs-panel"))
+    fmap.add_child(LocateControl())
+    folium.LayerControl(collapsed=True).add_to(fmap)
+    attach_assets(fmap, inline=inline_assets)
+    return fmap
+
+
 def premise_popup(props: dict[str, Any]) -> str:
     reason = styles.REASON_CN.get(props.get("reason") or "", props.get("reason"))
     rows: list[tuple[str, object]] = [
@@ -204,11 +213,7 @@ def today_map(data: TodayMapData, basemap: Basemap | None = None, *, inline_asse
         f"路线 {length_km:.1f} km</div>"
         f"<div>待查合计 Due in total: <b class='gs-total-due'>{data.total_due}</b></div>"
     )
-    fmap.add_child(HtmlControl(summary, position="topright", css_class="gs-panel"))
-    fmap.add_child(LocateControl())
-    folium.LayerControl(collapsed=True).add_to(fmap)
-    attach_assets(fmap, inline=inline_assets)
-    return fmap
+    return _finish(fmap, summary, inline_assets)
 
 
 def hazard_editor_map(
@@ -317,11 +322,7 @@ def hotspots_map(
         f"{'（重点时段 key period: ' + html.escape(key) + '）' if key else ''}</div>"
         f"<div>隐患点 Hotspots: <b class='gs-hotspot-count'>{hotspots['numberMatched']}</b></div>"
     )
-    fmap.add_child(HtmlControl(summary, position="topright", css_class="gs-panel"))
-    fmap.add_child(LocateControl())
-    folium.LayerControl(collapsed=True).add_to(fmap)
-    attach_assets(fmap, inline=inline_assets)
-    return fmap
+    return _finish(fmap, summary, inline_assets)
 
 
 @dataclass

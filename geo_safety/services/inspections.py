@@ -34,6 +34,29 @@ def rule_params(rules: RuleSet) -> dict[str, list]:
     }
 
 
+def due_params(
+    rules: RuleSet,
+    day: date,
+    districts: tuple[str, ...] | list[str] | None,
+    *,
+    limit: int = 10**9,
+    offset: int = 0,
+    with_zones: bool = True,
+    include_all: bool = False,
+) -> dict[str, Any]:
+    """The binds of ``queries.due_targets`` (and ``due_counts``) for ``day``."""
+    return {
+        **rule_params(rules),
+        **rules.day_facts(day),
+        "districts": list(districts) if districts else None,
+        "recheck": rules.recheck_days,
+        "limit": limit,
+        "offset": offset,
+        "with_zones": with_zones,
+        "include_all": include_all,
+    }
+
+
 def _feature(row: Any, priority: int) -> dict[str, Any]:
     props = {
         "target_type": row.target_type,
@@ -74,16 +97,9 @@ def due(
     """Due premises (and water zones near schools) as GeoJSON in priority order (``priority`` 1 = first)."""
     if not 1 <= limit <= MAX_PAGE or offset < 0:
         raise InvalidInput(f"limit must be 1..{MAX_PAGE} and offset ≥ 0")
-    params = {
-        **rule_params(rules),
-        **rules.day_facts(day),
-        "districts": list(districts) if districts else None,
-        "recheck": rules.recheck_days,
-        "limit": limit,
-        "offset": offset,
-        "with_zones": with_zones,
-        "include_all": include_all,
-    }
+    params = due_params(
+        rules, day, districts, limit=limit, offset=offset, with_zones=with_zones, include_all=include_all
+    )
     with engine.connect() as conn:
         rows = conn.execute(queries.due_targets(), params).all()
     features = [_feature(row, offset + i + 1) for i, row in enumerate(rows)]

@@ -138,16 +138,7 @@ def district_data(engine: Engine, rules: RuleSet, day: date, code: str) -> Distr
         engine, rules, day, (code,), limit=inspections.MAX_PAGE, with_zones=False, include_all=True
     )["features"]
     zones = hotspots.zones(engine, rules, day, (code,))
-    params = {
-        **inspections.rule_params(rules),
-        **rules.day_facts(day),
-        "districts": scope,
-        "recheck": rules.recheck_days,
-        "limit": 10**9,
-        "offset": 0,
-        "with_zones": False,
-        "include_all": True,
-    }
+    params = inspections.due_params(rules, day, scope, with_zones=False, include_all=True)
     with engine.connect() as conn:
         outline = _features(conn.execute(queries.district_outline(), {"districts": scope}), ("code", "name"))
         schools = [
@@ -203,16 +194,7 @@ def overview_data(engine: Engine, rules: RuleSet, day: date) -> list[dict[str, A
     for feature in found["features"]:
         code = feature["properties"]["district_code"]
         per_district[code] = per_district.get(code, 0) + 1
-    params = {
-        **inspections.rule_params(rules),
-        **rules.day_facts(day),
-        "districts": None,
-        "recheck": rules.recheck_days,
-        "limit": 10**9,
-        "offset": 0,
-        "with_zones": False,
-        "include_all": True,
-    }
+    params = inspections.due_params(rules, day, None, with_zones=False, include_all=True)
     with engine.connect() as conn:
         outline = _features(conn.execute(queries.district_outline(), {"districts": None}), ("code", "name"))
         counts = {r["district_code"]: r for r in conn.execute(queries.due_counts(), params).mappings()}
