@@ -325,7 +325,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from geo_safety.api.app import create_app
 
     base = f"http://{args.host}:{args.port}"
-    print(f"geo_safety serving on {base}  (health: {base}/health, API docs: {base}/docs)", flush=True)
+    print(
+        f"geo_safety serving on {base}  (log in: {base}/login, health: {base}/health, API: {base}/openapi.json)",
+        flush=True,
+    )
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
     return 0
 
