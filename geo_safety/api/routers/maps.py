@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import HTMLResponse
+from sqlalchemy import Engine
 
 from geo_safety.api.deps import EngineDep, SettingsDep, get_rules, page_user
 from geo_safety.api.routers.inspections import parse_start
@@ -22,86 +24,85 @@ from geo_safety.services.maps import (
     today_map_html,
 )
 from geo_safety.services.users import Principal
+from geo_safety.settings import Settings
 
 router = APIRouter(prefix="/maps", tags=["maps"])
 
 
-@router.get("/inspection/today", response_class=HTMLResponse)
-def inspection_today(
+@dataclass(frozen=True)
+class MapPage:
+    """What every map page needs: the database, settings, rules, who is asking, the date and their districts."""
+
+    engine: Engine
+    settings: Settings
+    rules: RuleSet
+    user: Principal
+    day: date
+    scope: tuple[str, ...] | None
+
+
+def map_page(
     engine: EngineDep,
     settings: SettingsDep,
     rules: Annotated[RuleSet, Depends(get_rules)],
     user: Annotated[Principal, Depends(page_user)],
-    day: Annotated[date | None, Query(alias="date")] = None,
-    district: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
+    day: Annotated[date | None, Query(alias="date", description="YYYY-MM-DD; default: today")] = None,
+    district: Annotated[str | None, Query(pattern=r"^\d{6}$", description="district code (adcode)")] = None,
+) -> MapPage:
+    features.check_district(engine, district)
+    return MapPage(engine, settings, rules, user, day or today_local(), user.scope(district))
+
+
+PageDep = Annotated[MapPage, Depends(map_page)]
+
+
+@router.get("/inspection/today", response_class=HTMLResponse)
+def inspection_today(
+    page: PageDep,
     limit: Annotated[int, Query(ge=1, le=50)] = 20,
     start: str | None = None,
     within_m: Annotated[float | None, Query(gt=0, le=100_000)] = None,
 ) -> HTMLResponse:
     """Today's inspection map: rule buffers, due premises by reason, the numbered route, locate-me."""
-    features.check_district(engine, district)
-    scope = user.scope(district)
-    html = today_map_html(
-        engine, rules, settings, day or today_local(), scope, limit=limit, start=parse_start(start), within_m=within_m
+    return HTMLResponse(
+        today_map_html(
+            page.engine,
+            page.rules,
+            page.settings,
+            page.day,
+            page.scope,
+            limit=limit,
+            start=parse_start(start),
+            within_m=within_m,
+        )
     )
-    return HTMLResponse(html)
 
 
 @router.get("/hazards", response_class=HTMLResponse)
-def hazards_editor(
-    engine: EngineDep,
-    settings: SettingsDep,
-    rules: Annotated[RuleSet, Depends(get_rules)],
-    user: Annotated[Principal, Depends(page_user)],
-    day: Annotated[date | None, Query(alias="date")] = None,
-    district: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
-) -> HTMLResponse:
+def hazards_editor(page: PageDep) -> HTMLResponse:
     """Planners draw and edit water zones here (others see them read-only)."""
-    features.check_district(engine, district)
-    scope = user.scope(district)
-    return HTMLResponse(hazard_map_html(engine, rules, settings, day or today_local(), scope, user.may("edit_hazards")))
+    return HTMLResponse(
+        hazard_map_html(page.engine, page.rules, page.settings, page.day, page.scope, page.user.may("edit_hazards"))
+    )
 
 
 @router.get("/hotspots/drowning", response_class=HTMLResponse)
-def drowning_hotspots(
-    engine: EngineDep,
-    settings: SettingsDep,
-    rules: Annotated[RuleSet, Depends(get_rules)],
-    user: Annotated[Principal, Depends(page_user)],
-    day: Annotated[date | None, Query(alias="date")] = None,
-    district: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
-    radius_m: Annotated[float | None, Query(gt=0, le=5000)] = None,
-) -> HTMLResponse:
+def drowning_hotspots(page: PageDep, radius_m: Annotated[float | None, Query(gt=0, le=5000)] = None) -> HTMLResponse:
     """Hotspots coloured by risk, schools with their radius rings, popups with what is missing and whom to call."""
-    features.check_district(engine, district)
-    scope = user.scope(district)
-    return HTMLResponse(hotspots_map_html(engine, rules, settings, day or today_local(), scope, radius_m))
+    return HTMLResponse(hotspots_map_html(page.engine, page.rules, page.settings, page.day, page.scope, radius_m))
 
 
 @router.get("/districts", response_class=HTMLResponse)
-def city_overview(
-    engine: EngineDep,
-    settings: SettingsDep,
-    rules: Annotated[RuleSet, Depends(get_rules)],
-    user: Annotated[Principal, Depends(page_user)],
-    day: Annotated[date | None, Query(alias="date")] = None,
-) -> HTMLResponse:
+def city_overview(page: PageDep) -> HTMLResponse:
     """The city: districts shaded by unguarded hotspots per 10,000 students and by overdue premises."""
-    if user.districts is not None:
+    if page.user.districts is not None:
         raise Forbidden("the city overview is for accounts that cover the whole city")
-    return HTMLResponse(overview_map_html(engine, rules, settings, day or today_local()))
+    return HTMLResponse(overview_map_html(page.engine, page.rules, page.settings, page.day))
 
 
 @router.get("/districts/{code}", response_class=HTMLResponse)
-def district_page(
-    code: Annotated[str, Path(pattern=r"^\d{6}$")],
-    engine: EngineDep,
-    settings: SettingsDep,
-    rules: Annotated[RuleSet, Depends(get_rules)],
-    user: Annotated[Principal, Depends(page_user)],
-    day: Annotated[date | None, Query(alias="date")] = None,
-) -> HTMLResponse:
+def district_page(code: Annotated[str, Path(pattern=r"^\d{6}$")], page: PageDep) -> HTMLResponse:
     """A district's hotspot map with its summary panel (as `geo-safety map districts` writes it)."""
-    features.check_district(engine, code)
-    user.scope(code)
-    return HTMLResponse(district_map_html(engine, rules, settings, day or today_local(), code))
+    features.check_district(page.engine, code)
+    page.user.scope(code)
+    return HTMLResponse(district_map_html(page.engine, page.rules, page.settings, page.day, code))
