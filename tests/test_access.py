@@ -69,31 +69,61 @@ def _hazard_upload(tmp_path: Path, lon_lat_district: str) -> tuple[str, bytes]:
     return path.name, path.read_bytes()
 
 
-# role -> expected status, for each (method, path)
+# role -> expected status, for each (method, path[, JSON body])
+ALL_OK = dict.fromkeys(ROLES, 200)
+NOT_HAICHENG_ONLY = {**ALL_OK, "inspector": 403, "planner_tsg": 403}  # asking for 合浦县 (450521)
+ZONE = {
+    "type": "Feature",
+    "datum": "wgs84",
+    "properties": {"name": "矩阵测试池塘", "kind": "pond"},
+    "geometry": {
+        "type": "Polygon",
+        "coordinates": [
+            [[109.201, 21.661], [109.2015, 21.661], [109.2015, 21.6615], [109.201, 21.6615], [109.201, 21.661]]
+        ],
+    },
+}
 MATRIX = [
-    ("GET", "/api/v1/me", dict.fromkeys(ROLES, 200)),
-    ("GET", "/api/v1/layers/premises", dict.fromkeys(ROLES, 200)),
-    (
-        "GET",
-        "/api/v1/layers/premises?district=450521",
-        {**dict.fromkeys(ROLES, 200), "inspector": 403, "planner_tsg": 403},
-    ),
-    (
-        "GET",
-        "/api/v1/layers/schools?district=450502",
-        {**dict.fromkeys(ROLES, 200), "inspector_hepu": 403, "planner_tsg": 403},
-    ),
+    ("GET", "/api/v1/me", ALL_OK),
+    ("GET", "/api/v1/layers/premises", ALL_OK),
+    ("GET", "/api/v1/layers/premises?district=450521", NOT_HAICHENG_ONLY),
+    ("GET", "/api/v1/layers/schools?district=450502", {**ALL_OK, "inspector_hepu": 403, "planner_tsg": 403}),
     ("GET", "/api/v1/users", {**dict.fromkeys(ROLES, 403), "admin": 200}),
     ("GET", "/api/v1/audit", {**dict.fromkeys(ROLES, 403), "admin": 200}),
     ("POST", "/api/v1/users/viewer/token", {**dict.fromkeys(ROLES, 403), "admin": 201}),
+    ("GET", "/api/v1/inspections/due?district=450521", NOT_HAICHENG_ONLY),
+    ("GET", "/api/v1/inspections/today", ALL_OK),
+    (
+        "POST",
+        "/api/v1/inspections",
+        {**dict.fromkeys(ROLES, 403), "inspector_hepu": 201, "admin": 201},
+        {"target_id": "P-HP", "result": "pass"},
+    ),
+    ("GET", "/api/v1/hotspots/drowning?district=450521", NOT_HAICHENG_ONLY),
+    ("POST", "/api/v1/hazards", {**dict.fromkeys(ROLES, 403), "planner": 201, "admin": 201}, ZONE),
+    ("GET", "/api/v1/reports/programme?from=2026-01-01&to=2026-11-01&district=450521", NOT_HAICHENG_ONLY),
+    ("GET", "/api/v1/schools/compliance?district=450521", NOT_HAICHENG_ONLY),
+    ("GET", "/collections/premises/items?district=450521", NOT_HAICHENG_ONLY),
+    ("GET", "/collections/schools", ALL_OK),
+    ("GET", "/maps/inspection/today?district=450521", NOT_HAICHENG_ONLY),
+    ("GET", "/maps/hotspots/drowning", ALL_OK),
+    ("GET", "/maps/districts", {**ALL_OK, "inspector": 403, "inspector_hepu": 403, "planner_tsg": 403}),
+    ("GET", "/maps/districts/450502", {**ALL_OK, "inspector_hepu": 403, "planner_tsg": 403}),
 ]
 
 
-@pytest.mark.parametrize(("method", "path", "expected"), MATRIX)
-def test_role_matrix(world, client: TestClient, method: str, path: str, expected: dict[str, int]) -> None:
-    assert client.request(method, path).status_code == 401
+@pytest.mark.parametrize("entry", MATRIX, ids=[f"{m[0]} {m[1]}" for m in MATRIX])
+def test_role_matrix(world, client: TestClient, entry: tuple) -> None:
+    method, path, expected = entry[:3]
+    body = entry[3] if len(entry) > 3 else None
+    anonymous = client.request(method, path, json=body, follow_redirects=False)
+    if path.startswith("/maps/"):  # a page sends the person to the login form instead
+        assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/login?next=")
+    else:
+        assert anonymous.status_code == 401
+        _no_data(anonymous)
     for role in ROLES:
-        response = client.request(method, path, headers=bearer(world[role].token))
+        response = client.request(method, path, json=body, headers=bearer(world[role].token))
         assert response.status_code == expected[role], (role, response.text)
         if response.status_code >= 400:
             _no_data(response)

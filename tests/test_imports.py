@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
@@ -352,3 +353,59 @@ def test_database_constraints_back_the_importer(beihai: Engine) -> None:
     for statement in bad_statements:
         with pytest.raises((IntegrityError, Exception)), beihai.begin() as conn:
             conn.execute(text(statement))
+
+
+def schools_frame() -> gpd.GeoDataFrame:
+    frame = premises_frame()[["id", "name", "geometry"]].copy()
+    frame["id"] = [f"S-{i}" for i in range(len(frame))]
+    frame["kind"] = ["primary", "kindergarten", "junior", "senior", "special"]
+    frame["students"] = [800, 120, 1500, 2400, 60]
+    frame["boarding"] = [False, False, True, True, False]
+    return frame
+
+
+@pytest.mark.parametrize("suffix", FORMATS)
+def test_schools_and_campuses_load_from_every_format(beihai: Engine, tmp_path: Path, suffix: str) -> None:
+    load_file(beihai, "schools", write(schools_frame(), tmp_path / f"schools{suffix}"), datum="wgs84")
+    campuses = schools_frame()[["id", "geometry"]].copy()
+    campuses["geometry"] = [square(lon, lat, 0.0005) for lon, lat, _ in KNOWN.values()]
+    result = load_file(beihai, "school_campuses", write(campuses, tmp_path / f"campus{suffix}"), datum="wgs84")
+    assert result.updated == 5
+    with beihai.connect() as conn:
+        rows = {
+            r[0]: tuple(r[1:])
+            for r in conn.execute(
+                text("SELECT id, kind, students, boarding, district_code, GeometryType(campus) FROM schools")
+            )
+        }
+    assert rows["S-2"] == ("junior", 1500, True, "450512", "MULTIPOLYGON")
+    assert {r[3] for r in rows.values()} == {"450502", "450503", "450512", "450521"}
+
+
+@pytest.mark.parametrize("suffix", [".geojson", ".gpkg", ".kml"])
+def test_districts_load_from_vector_formats(engine: Engine, tmp_path: Path, suffix: str) -> None:
+    frame = gpd.GeoDataFrame(
+        {"code": ["450599"], "name": ["测试区"]},
+        geometry=[shapely.MultiPolygon([square(109.2, 21.66, 0.05)])],
+        crs=4326,
+    )
+    result = load_file(engine, "districts", write(frame, tmp_path / f"d{suffix}"), datum="wgs84")
+    assert result.inserted == 1
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT name FROM districts WHERE code = '450599'")).scalar_one() == "测试区"
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".geojson"])
+def test_inspection_ledger_from_csv_and_geojson(beihai: Engine, tmp_path: Path, suffix: str) -> None:
+    load_file(beihai, "premises", write(premises_frame(), tmp_path / "p.geojson"), datum="wgs84")
+    ledger = gpd.GeoDataFrame(
+        {"target_id": ["P-HC", "P-YH"], "inspected_at": ["2026-10-01", "2026-10-02"], "result": ["pass", "fail"]},
+        geometry=[shapely.Point(109.118, 21.482), shapely.Point(109.14, 21.43)],
+        crs=4326,
+    )
+    if suffix == ".csv":
+        pd.DataFrame(ledger.drop(columns="geometry")).to_csv(tmp_path / "ledger.csv", index=False)
+        path = tmp_path / "ledger.csv"
+    else:
+        path = write(ledger, tmp_path / "ledger.geojson")
+    assert load_file(beihai, "inspections", path, datum="wgs84").inserted == 2

@@ -108,6 +108,8 @@ def _bounds(features: list[dict[str, Any]]) -> list[list[float]]:
 
 def add_rings(fmap: folium.Map, rings: dict[float, list[dict[str, Any]]]) -> None:
     for distance, features in sorted(rings.items(), reverse=True):
+        if not features:  # folium refuses tooltips on an empty layer; an empty layer shows nothing anyway
+            continue
         colour = styles.buffer_colour(distance)
         folium.GeoJson(
             {"type": "FeatureCollection", "features": features},
@@ -124,6 +126,8 @@ def add_rings(fmap: folium.Map, rings: dict[float, list[dict[str, Any]]]) -> Non
 
 
 def add_schools(fmap: folium.Map, schools: list[dict[str, Any]]) -> None:
+    if not schools:
+        return
     for feature in schools:
         props = feature["properties"]
         props["kind_cn"] = styles.SCHOOL_KIND_CN.get(props.get("kind", ""), props.get("kind"))
@@ -297,18 +301,19 @@ def hotspots_map(
     features = hotspots["features"]
     fmap = base_map(districts, basemap, focus=features or None)
     radius = hotspots["radius_m"]
-    folium.GeoJson(
-        {"type": "FeatureCollection", "features": rings},
-        name=f"学校 {radius:.0f} 米范围 {radius:.0f} m around schools",
-        style_function=lambda _: {
-            "color": styles.SCHOOL_COLOUR,
-            "weight": 1,
-            "fill": False,
-            "dashArray": "4 4",
-            "className": "gs-school-ring",
-        },
-        tooltip=folium.GeoJsonTooltip(fields=["name", "students"], aliases=["学校", "学生"]),
-    ).add_to(fmap)
+    if rings:  # folium refuses tooltips on an empty layer
+        folium.GeoJson(
+            {"type": "FeatureCollection", "features": rings},
+            name=f"学校 {radius:.0f} 米范围 {radius:.0f} m around schools",
+            style_function=lambda _: {
+                "color": styles.SCHOOL_COLOUR,
+                "weight": 1,
+                "fill": False,
+                "dashArray": "4 4",
+                "className": "gs-school-ring",
+            },
+            tooltip=folium.GeoJsonTooltip(fields=["name", "students"], aliases=["学校", "学生"]),
+        ).add_to(fmap)
     breaks = _add_hotspots(fmap, features)
     lower = [0.0, *breaks[:-1]]
     rows = [
