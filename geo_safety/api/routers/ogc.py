@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from geo_safety.api.deps import SESSION_COOKIE, EngineDep, SettingsDep, UserDep, get_rules
 from geo_safety.api.pages import TEMPLATES
-from geo_safety.errors import BadParameter
+from geo_safety.errors import BadParameter, NotFound
 from geo_safety.maps.assets import attach_assets
 from geo_safety.maps.controls import HtmlControl
 from geo_safety.maps.render import render_html
@@ -222,8 +222,6 @@ def collection_item(
     params = {k: v for k, v in request.query_params.items() if k in ("date", "radius_m", "datum", "f")}
     body = ogc.items(engine, rules, collection_id, user.districts, params, feature_id=feature_id)
     if not body["features"]:
-        from geo_safety.errors import NotFound
-
         raise NotFound(f"no feature {feature_id!r} in {collection_id}")
     feature = body["features"][0]
     base = f"{_base(request)}/collections/{collection_id}"
