@@ -147,6 +147,7 @@ def test_query_results_are_collections_and_respect_scope(client: TestClient, set
     due = client.get("/collections/due_inspections/items?date=2026-11-20&limit=5").json()
     assert due["numberReturned"] == 5 and due["numberMatched"] > 5
     hot = client.get("/collections/drowning_hotspots/items?date=2026-07-20&kind=pond").json()
+    assert "features" in hot, hot
     assert all(f["properties"]["kind"] == "pond" for f in hot["features"])
     with TestClient(create_app(settings)) as other:
         other.headers["Authorization"] = f"Bearer {sample_db['hepu']}"
