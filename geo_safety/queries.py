@@ -311,13 +311,6 @@ SELECT id, district_code, status,
     )
 
 
-def school_gates() -> TextClause:
-    return text(
-        "SELECT id, name, kind, students, ST_X(geom) AS lon, ST_Y(geom) AS lat FROM schools "
-        "WHERE CAST(:districts AS text[]) IS NULL OR district_code = ANY(CAST(:districts AS text[])) ORDER BY id"
-    )
-
-
 def schools_near_zones() -> TextClause:
     """Schools within ``:radius`` of any of the zones ``:ids``, with their ``:radius`` ring (geodesic buffer)."""
     return text(

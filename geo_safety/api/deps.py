@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from sqlalchemy import Engine
 
 from geo_safety.errors import Forbidden, Unauthenticated
 from geo_safety.ruleset import RuleSet
-from geo_safety.services import users
+from geo_safety.services import features, users
 from geo_safety.services.audit import Actor
 from geo_safety.services.users import Principal
 from geo_safety.settings import Settings
@@ -61,6 +61,18 @@ def current_user(request: Request, engine: EngineDep, settings: SettingsDep) -> 
 
 
 UserDep = Annotated[Principal, Depends(current_user)]
+
+
+def district_scope(
+    engine: EngineDep,
+    user: UserDep,
+    district: Annotated[str | None, Query(pattern=r"^\d{6}$", description="district code (adcode)")] = None,
+) -> tuple[str, ...] | None:
+    """The ``district`` parameter, checked and limited to the caller's districts (``None``: the whole city)."""
+    return features.scope_for(engine, user, district)
+
+
+ScopeDep = Annotated[tuple[str, ...] | None, Depends(district_scope)]
 
 
 class LoginRequired(Unauthenticated):

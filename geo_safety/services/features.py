@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 
 from geo_safety import queries
 from geo_safety.errors import InvalidInput, NotFound
+from geo_safety.services.users import Principal
 
 MAX_LIMIT = 10_000
 
@@ -19,6 +20,12 @@ def check_district(engine: Engine, code: str | None) -> None:
     with engine.connect() as conn:
         if not conn.execute(queries.district_exists(), {"code": code}).scalar_one():
             raise NotFound(f"unknown district {code!r}")
+
+
+def scope_for(engine: Engine, user: Principal, district: str | None) -> tuple[str, ...] | None:
+    """The districts a read may cover: 404 for an unknown district, 403 for one outside the account."""
+    check_district(engine, district)
+    return user.scope(district)
 
 
 def feature_collection(

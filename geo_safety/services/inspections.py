@@ -125,21 +125,29 @@ def today_plan(
 
     With ``within_m`` only premises that close to ``start`` are planned (a day's reach on foot or by bike).
     """
+    _check_plan(limit, start, within_m)
+    collection = due(engine, rules, day, districts, limit=limit if within_m is None else MAX_PAGE)
+    return plan_from(collection, limit, start, within_m)
+
+
+def _check_plan(limit: int, start: tuple[float, float] | None, within_m: float | None) -> None:
     if not 1 <= limit <= MAX_PLAN:
         raise InvalidInput(f"limit must be 1..{MAX_PLAN}")
     if within_m is not None and start is None:
         raise InvalidInput("within_m needs a start position")
-    if within_m is None:
-        collection = due(engine, rules, day, districts, limit=limit)
-    else:
-        collection = due(engine, rules, day, districts, limit=MAX_PAGE)
-        reachable = [
-            f
-            for f in collection["features"]
-            if float(geodesic_distance_m(*start, *f["geometry"]["coordinates"])) <= within_m  # type: ignore[misc]
+
+
+def plan_from(
+    collection: dict[str, Any], limit: int, start: tuple[float, float] | None = None, within_m: float | None = None
+) -> dict[str, Any]:
+    """Today's plan from a due list already in priority order (the list itself is left as it was)."""
+    _check_plan(limit, start, within_m)
+    candidates = collection["features"]
+    if within_m is not None and start is not None:
+        candidates = [
+            f for f in candidates if float(geodesic_distance_m(*start, *f["geometry"]["coordinates"])) <= within_m
         ]
-        collection["features"] = reachable[:limit]
-    stops = collection["features"]
+    stops = [{**f, "properties": dict(f["properties"])} for f in candidates[:limit]]
     lon = np.array([f["geometry"]["coordinates"][0] for f in stops], dtype=float)
     lat = np.array([f["geometry"]["coordinates"][1] for f in stops], dtype=float)
     order = plan_route(lon, lat, start)
@@ -155,14 +163,14 @@ def today_plan(
         previous = here
         ordered.append(feature)
     line = ([list(start)] if start else []) + [f["geometry"]["coordinates"] for f in ordered]
-    collection.update(
-        features=ordered,
-        numberReturned=len(ordered),
-        start=list(start) if start else None,
-        route={"type": "LineString", "coordinates": line},
-        route_length_m=round(total, 1),
-    )
-    return collection
+    return {
+        **collection,
+        "features": ordered,
+        "numberReturned": len(ordered),
+        "start": list(start) if start else None,
+        "route": {"type": "LineString", "coordinates": line},
+        "route_length_m": round(total, 1),
+    }
 
 
 @dataclass(frozen=True)

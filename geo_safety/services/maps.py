@@ -47,8 +47,8 @@ def today_map_html(
     """The inspector's map of ``day``: boundary, rule rings, schools, the numbered route and the rest due."""
     scope = list(districts) if districts else None
     tiles = basemap(settings.tiles, settings.tianditu_key)
-    plan = inspections.today_plan(engine, rules, day, districts, limit=limit, start=start, within_m=within_m)
     everything = inspections.due(engine, rules, day, districts, limit=inspections.MAX_PAGE)
+    plan = inspections.plan_from(everything, limit, start, within_m)  # one due query serves both
     planned = {f["id"] for f in plan["features"]}
     with engine.connect() as conn:
         outline = _features(conn.execute(queries.district_outline(), {"districts": scope}), ("code", "name"))
@@ -64,7 +64,7 @@ def today_map_html(
                 "geometry": {"type": "Point", "coordinates": [r.lon, r.lat]},
                 "properties": {"id": r.id, "name": r.name, "kind": r.kind, "students": r.students},
             }
-            for r in conn.execute(queries.school_gates(), {"districts": scope})
+            for r in conn.execute(queries.school_security(), {"districts": scope})
         ]
     names = "、".join(f["properties"]["name"] for f in outline) or "全市"
     data = TodayMapData(

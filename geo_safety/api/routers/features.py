@@ -6,24 +6,19 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
-from geo_safety.api.deps import EngineDep, UserDep
+from geo_safety.api.deps import EngineDep, ScopeDep
 from geo_safety.services import features
 
 router = APIRouter(prefix="/api/v1", tags=["layers"])
-
-District = Annotated[str | None, Query(pattern=r"^\d{6}$", description="district code (adcode)")]
 
 
 @router.get("/layers/{layer}")
 def layer_features(
     layer: Literal["districts", "schools", "premises", "water_hazards"],
     engine: EngineDep,
-    user: UserDep,
-    district: District = None,
+    scope: ScopeDep,
     limit: Annotated[int, Query(ge=1, le=features.MAX_LIMIT)] = 1000,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     """Features of ``layer`` in WGS84 (GeoJSON). Inspectors see only their districts."""
-    features.check_district(engine, district)
-    scope = user.scope(district)
     return features.feature_collection(engine, layer, scope, limit, offset)

@@ -8,12 +8,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from geo_safety.api.deps import Allowed, EngineDep, UserDep, actor_of, get_rules
+from geo_safety.api.deps import Allowed, EngineDep, ScopeDep, UserDep, actor_of, get_rules
 from geo_safety.crs import Datum
 from geo_safety.errors import InvalidInput
 from geo_safety.rules import today_local
 from geo_safety.ruleset import RuleSet
-from geo_safety.services import features, hazards, hotspots
+from geo_safety.services import hazards, hotspots
 from geo_safety.services.users import Principal
 
 router = APIRouter(prefix="/api/v1", tags=["water hazards"])
@@ -131,14 +131,11 @@ def hazard_history(hazard_id: str, engine: EngineDep, user: UserDep) -> list[dic
 def drowning_hotspots(
     engine: EngineDep,
     rules: RulesDep,
-    user: UserDep,
+    scope: ScopeDep,
     day: DayQuery = None,
-    district: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
     radius_m: Annotated[float | None, Query(gt=0, le=5000)] = None,
     limit: Annotated[int, Query(ge=1, le=hotspots.MAX_PAGE)] = 1000,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     """Unguarded zones within ``radius_m`` (default 1000) of a school on ``date``, highest risk first."""
-    features.check_district(engine, district)
-    scope = user.scope(district)
     return hotspots.drowning_hotspots(engine, rules, day or today_local(), scope, radius_m, limit, offset)

@@ -8,19 +8,18 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
-from geo_safety.api.deps import Allowed, EngineDep, UserDep, actor_of, get_rules
+from geo_safety.api.deps import Allowed, EngineDep, ScopeDep, actor_of, get_rules
 from geo_safety.crs import Datum
 from geo_safety.errors import InvalidInput
 from geo_safety.rules import InspectionResult, today_local
 from geo_safety.ruleset import RuleSet
-from geo_safety.services import features, inspections
+from geo_safety.services import inspections
 from geo_safety.services.users import Principal
 
 router = APIRouter(prefix="/api/v1/inspections", tags=["inspections"])
 
 RulesDep = Annotated[RuleSet, Depends(get_rules)]
 DayQuery = Annotated[date | None, Query(alias="date", description="YYYY-MM-DD; default: today in Asia/Shanghai")]
-DistrictQuery = Annotated[str | None, Query(pattern=r"^\d{6}$", description="district code (adcode)")]
 
 
 def parse_start(start: str | None) -> tuple[float, float] | None:
@@ -45,15 +44,12 @@ def parse_start(start: str | None) -> tuple[float, float] | None:
 def due(
     engine: EngineDep,
     rules: RulesDep,
-    user: UserDep,
+    scope: ScopeDep,
     day: DayQuery = None,
-    district: DistrictQuery = None,
     limit: Annotated[int, Query(ge=1, le=inspections.MAX_PAGE)] = 1000,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     """Premises due for inspection on ``date`` (GeoJSON, priority order; paged)."""
-    features.check_district(engine, district)
-    scope = user.scope(district)
     return inspections.due(engine, rules, day or today_local(), scope, limit=limit, offset=offset)
 
 
@@ -61,17 +57,14 @@ def due(
 def today(
     engine: EngineDep,
     rules: RulesDep,
-    user: UserDep,
+    scope: ScopeDep,
     day: DayQuery = None,
-    district: DistrictQuery = None,
     limit: Annotated[int, Query(ge=1, le=inspections.MAX_PLAN)] = 20,
     start: Annotated[str | None, Query(description="LON,LAT where the route starts")] = None,
     start_datum: Datum = Datum.WGS84,
     within_m: Annotated[float | None, Query(gt=0, le=100_000, description="only stops this close to start")] = None,
 ) -> dict[str, Any]:
     """The inspector's plan: the highest-priority due premises as a short route from ``start``."""
-    features.check_district(engine, district)
-    scope = user.scope(district)
     origin = parse_start(start)
     if origin is not None:
         from geo_safety.crs import to_wgs84

@@ -49,8 +49,7 @@ def map_page(
     day: Annotated[date | None, Query(alias="date", description="YYYY-MM-DD; default: today")] = None,
     district: Annotated[str | None, Query(pattern=r"^\d{6}$", description="district code (adcode)")] = None,
 ) -> MapPage:
-    features.check_district(engine, district)
-    return MapPage(engine, settings, rules, user, day or today_local(), user.scope(district))
+    return MapPage(engine, settings, rules, user, day or today_local(), features.scope_for(engine, user, district))
 
 
 PageDep = Annotated[MapPage, Depends(map_page)]
@@ -103,6 +102,5 @@ def city_overview(page: PageDep) -> HTMLResponse:
 @router.get("/districts/{code}", response_class=HTMLResponse)
 def district_page(code: Annotated[str, Path(pattern=r"^\d{6}$")], page: PageDep) -> HTMLResponse:
     """A district's hotspot map with its summary panel (as `geo-safety map districts` writes it)."""
-    features.check_district(page.engine, code)
-    page.user.scope(code)
+    features.scope_for(page.engine, page.user, code)
     return HTMLResponse(district_map_html(page.engine, page.rules, page.settings, page.day, code))

@@ -17,7 +17,7 @@ from geo_safety.maps.assets import attach_assets
 from geo_safety.maps.controls import HtmlControl
 from geo_safety.maps.render import render_html
 from geo_safety.ruleset import RuleSet
-from geo_safety.services import ogc, users
+from geo_safety.services import features, ogc, users
 
 router = APIRouter(tags=["OGC API – Features"])
 RulesDep = Annotated[RuleSet, Depends(get_rules)]
@@ -159,7 +159,7 @@ def collection_items(
     """Features in pages: ``bbox``, ``limit`` (default 100, max 10,000), ``offset``, ``datetime``, ``prop=value``."""
     params = dict(request.query_params)
     html_wanted = _wants_html(request)
-    scope = user.scope(params.get("district")) if params.get("district") else user.districts
+    scope = features.scope_for(engine, user, params.get("district"))
     body = ogc.items(engine, rules, collection_id, scope, params)
     paging = body.pop("_paging")
     base = f"{_base(request)}/collections/{collection_id}/items"
