@@ -27,6 +27,7 @@ class ServiceArea:
         self.margin_m = margin_m
         for geom in self.geoms:
             shapely.prepare(geom)
+        self.bounds = shapely.bounds(self.geoms) if len(self.geoms) else np.empty((0, 4))
         self.union = shapely.union_all(self.geoms) if len(self.geoms) else None
         self._metric = (
             shapely.transform(self.geoms, lambda xy: np.column_stack(_METRIC.transform(xy[:, 0], xy[:, 1])))
@@ -43,15 +44,17 @@ class ServiceArea:
         result = np.full(len(geoms), None, dtype=object)
         if not len(self.codes) or not len(geoms):
             return result
-        points = np.where(shapely.get_type_id(geoms) == 0, geoms, shapely.point_on_surface(geoms))
+        points = geoms.copy()
+        areal = np.flatnonzero(shapely.get_type_id(geoms) != 0)
+        points[areal] = shapely.point_on_surface(geoms[areal])
         x, y = shapely.get_x(points), shapely.get_y(points)
-        for code, district in zip(self.codes, self.geoms, strict=True):
-            todo = result == None  # noqa: E711 (element-wise on an object array)
-            if not todo.any():
-                break
-            inside = todo.copy()
-            inside[todo] = shapely.contains_xy(district, x[todo], y[todo])
+        todo = np.ones(len(geoms), dtype=bool)
+        for code, district, (x0, y0, x1, y1) in zip(self.codes, self.geoms, self.bounds, strict=True):
+            # only points inside the district's bounding box are tested against its (prepared) polygon
+            candidates = np.flatnonzero(todo & (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1))
+            inside = candidates[shapely.contains_xy(district, x[candidates], y[candidates])]
             result[inside] = code
+            todo[inside] = False
         for i in np.flatnonzero(result == None):  # noqa: E711 - few: coastal zones and near-boundary points
             result[i] = self._nearby(geoms[i])
         return result

@@ -103,7 +103,34 @@ array_remove(ARRAY[
 period a patrol covering the day (dates, ISO weekday, or a holiday when the patrol covers holidays)."""
 
 
-def due_targets() -> TextClause:
+_LIVE_PAIRS = """pairs AS (
+    SELECT c.id, s.id AS school_id, s.name AS school_name,
+           ST_Distance(c.geom::geography, coalesce(s.campus, s.geom)::geography) AS distance_m,
+           CASE WHEN s.kind = 'kindergarten' THEN r.kg_m ELSE r.other_m END AS rule_m
+      FROM candidates c
+      JOIN rules r ON r.category = c.category
+      JOIN schools s ON ST_DWithin(c.geom::geography, coalesce(s.campus, s.geom)::geography, c.reach_m)
+),"""
+_LINKED_PAIRS = """pairs AS (
+    SELECT c.id, s.id AS school_id, s.name AS school_name, l.distance_m,
+           CASE WHEN s.kind = 'kindergarten' THEN r.kg_m ELSE r.other_m END AS rule_m
+      FROM candidates c
+      JOIN rules r ON r.category = c.category
+      JOIN premise_school_links l ON l.premise_id = c.id AND l.distance_m <= c.reach_m
+      JOIN schools s ON s.id = l.school_id
+),"""
+#: (distance, join) between a zone ``h`` and schools ``s``: measured now, or read from the links table.
+_LIVE_ZONE = (
+    "ST_Distance(h.geom::geography, coalesce(s.campus, s.geom)::geography)",
+    "JOIN schools s ON ST_DWithin(h.geom::geography, coalesce(s.campus, s.geom)::geography, :radius)",
+)
+_LINKED_ZONE = (
+    "l.distance_m",
+    "JOIN hazard_school_links l ON l.hazard_id = h.id AND l.distance_m <= :radius JOIN schools s ON s.id = l.school_id",
+)
+
+
+def due_targets(linked: bool = False) -> TextClause:
     """Premises and water zones due for inspection on ``:day``, in priority order, paged.
 
     Premises are in scope when open and within the rule distance of a school of a kind the rule covers —
@@ -115,7 +142,12 @@ def due_targets() -> TextClause:
     returned, due or not (``reason`` NULL), e.g. to map violations. Water zones within ``:radius`` of a school are due
     when never checked, or not checked for ``:hz_interval`` days (shorter in a key period); their point is
     a point on the zone's surface.
+
+    ``linked``: read the feature–school distances from the link tables (valid while every rule distance
+    and ``:radius`` are within ``proximity``'s reaches) instead of measuring them now.
     """
+    pairs = _LINKED_PAIRS if linked else _LIVE_PAIRS
+    zone_distance, zone_join = _LINKED_ZONE if linked else _LIVE_ZONE
     return text(
         f"""
 WITH {_RULES_CTE},
@@ -126,14 +158,7 @@ candidates AS (
      WHERE p.status = 'open'
        AND (CAST(:districts AS text[]) IS NULL OR p.district_code = ANY(CAST(:districts AS text[])))
 ),
-pairs AS (
-    SELECT c.id, s.id AS school_id, s.name AS school_name,
-           ST_Distance(c.geom::geography, coalesce(s.campus, s.geom)::geography) AS distance_m,
-           CASE WHEN s.kind = 'kindergarten' THEN r.kg_m ELSE r.other_m END AS rule_m
-      FROM candidates c
-      JOIN rules r ON r.category = c.category
-      JOIN schools s ON ST_DWithin(c.geom::geography, coalesce(s.campus, s.geom)::geography, c.reach_m)
-),
+{pairs}
 in_scope AS (
     SELECT DISTINCT ON (id) id, school_id, school_name, distance_m, rule_m
       FROM pairs WHERE rule_m IS NOT NULL AND distance_m <= rule_m
@@ -168,9 +193,9 @@ premises_due AS (
 ),
 zones AS (
     SELECT DISTINCT ON (h.id) h.id, h.name, h.kind, h.district_code, h.geom, s.id AS school_id,
-           s.name AS school_name, ST_Distance(h.geom::geography, coalesce(s.campus, s.geom)::geography) AS distance_m
+           s.name AS school_name, {zone_distance} AS distance_m
       FROM water_hazards h
-      JOIN schools s ON ST_DWithin(h.geom::geography, coalesce(s.campus, s.geom)::geography, :radius)
+      {zone_join}
      WHERE h.deleted_at IS NULL
        AND (CAST(:districts AS text[]) IS NULL OR h.district_code = ANY(CAST(:districts AS text[])))
      ORDER BY h.id, distance_m, s.id
@@ -209,12 +234,14 @@ SELECT target_type, id, name, category, address, district_code, violation, reaso
     )
 
 
-def drowning_hotspots() -> TextClause:
+def drowning_hotspots(linked: bool = False) -> TextClause:
     """Unguarded zones (see ``MISSING_MEASURES``) within ``:radius`` of a school, highest risk first.
 
     risk_score = Σ over schools within the radius of students × (1 − distance_m / radius) × kind weight,
-    × (1 + 0.25 × number of missing items). Distances are geodesic, zone to campus polygon or gate.
+    × (1 + 0.25 × number of missing items). Distances are geodesic, zone to campus polygon or gate;
+    ``linked`` reads them from ``hazard_school_links`` (valid for ``:radius`` within its reach).
     """
+    zone_distance, zone_join = _LINKED_ZONE if linked else _LIVE_ZONE
     return text(
         f"""
 WITH weights AS (
@@ -229,10 +256,9 @@ judged AS (
 ),
 unguarded AS (SELECT * FROM judged WHERE cardinality(missing) > 0),
 near AS (
-    SELECT u.id, s.id AS school_id, s.name AS school_name, s.students,
-           ST_Distance(u.geom::geography, coalesce(s.campus, s.geom)::geography) AS distance_m
-      FROM unguarded u
-      JOIN schools s ON ST_DWithin(u.geom::geography, coalesce(s.campus, s.geom)::geography, :radius)
+    SELECT h.id, s.id AS school_id, s.name AS school_name, s.students, {zone_distance} AS distance_m
+      FROM unguarded h
+      {zone_join}
 ),
 exposure AS (
     SELECT id, count(*) AS schools_within, sum(students) AS students_within,
@@ -446,9 +472,9 @@ SELECT id, name, kind, students, district_code, ST_X(geom) AS lon, ST_Y(geom) AS
     )
 
 
-def due_counts() -> TextClause:
+def due_counts(linked: bool = False) -> TextClause:
     """Per district: premises in scope, due, overdue, with violations (binds as ``due_targets`` + include_all)."""
-    inner = due_targets().text
+    inner = due_targets(linked).text
     return text(
         f"""
 SELECT district_code,

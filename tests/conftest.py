@@ -32,6 +32,8 @@ TABLES = (
     "schools",
     "districts",
     "audit_log",
+    "premise_school_links",
+    "hazard_school_links",
 )
 
 

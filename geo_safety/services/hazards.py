@@ -25,6 +25,7 @@ from geo_safety.errors import (
 )
 from geo_safety.layers import get_layer
 from geo_safety.ruleset import RuleSet
+from geo_safety.services import links
 from geo_safety.services.audit import Actor, record, set_actor
 from geo_safety.services.imports import load_service_area
 from geo_safety.services.users import Principal
@@ -136,6 +137,7 @@ def create(
             {**values, "district": district, "wkb": shapely.to_wkb(geom)},
         ).scalar_one()
         record(conn, actor, "hazard.create", "water_hazard", hazard_id, {"name": values["name"]})
+        links.refresh_hazards(conn.connection.driver_connection, [hazard_id])
         feature = _feature(conn, rules, hazard_id, day)
     if report:
         feature["repaired"] = report
@@ -192,6 +194,7 @@ def update(
         ).scalar_one_or_none()
         if updated is None:
             _stale(conn, hazard_id, version, precondition)
+        links.refresh_hazards(conn.connection.driver_connection, [hazard_id])
         feature = _feature(conn, rules, hazard_id, day)
     if report:
         feature["repaired"] = report
@@ -230,6 +233,7 @@ def delete(
         ).scalar_one_or_none()
         if deleted is None:
             _stale(conn, hazard_id, version or 0, precondition)
+        links.refresh_hazards(conn.connection.driver_connection, [hazard_id])
 
 
 def history(engine: Engine, user: Principal, hazard_id: str) -> list[dict[str, Any]]:

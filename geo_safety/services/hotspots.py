@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from geo_safety import queries
 from geo_safety.errors import InvalidInput
 from geo_safety.ruleset import RuleSet
+from geo_safety.services import links
 
 MAX_PAGE = 5000
 
@@ -41,7 +42,7 @@ def drowning_hotspots(
         "offset": offset,
     }
     with engine.connect() as conn:
-        rows = conn.execute(queries.drowning_hotspots(), params).mappings().all()
+        rows = conn.execute(queries.drowning_hotspots(links.cover_radius(radius)), params).mappings().all()
     features = []
     for row in rows:
         props = {k: v for k, v in row.items() if k not in ("geometry", "matched")}

@@ -7,7 +7,6 @@ as before. Chunks are streamed, so memory stays bounded for millions of rows.
 
 from __future__ import annotations
 
-import io
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +22,10 @@ from geo_safety.area import ServiceArea
 from geo_safety.crs import Datum, parse_datum
 from geo_safety.errors import Forbidden, ImportRejected, InvalidInput
 from geo_safety.layers import LayerSpec, get_layer
+from geo_safety.services import links
 from geo_safety.services.audit import Actor, record, set_actor
+from geo_safety.services.bulkload import DirectLoad, direct_load_applies
+from geo_safety.services.copy_csv import to_copy_csv
 from geo_safety.services.readers import FileReader
 from geo_safety.services.validate import ChunkValidator
 
@@ -110,22 +112,15 @@ def load_file(
         set_actor(conn, actor)  # for the hazard-history trigger
         area = load_service_area(conn) if layer.assign_district else None
         validator = ChunkValidator(reader.name, layer, datum, area, rename=rename or {}, repair=repair)
-        staging = _Staging(conn, layer)
-        bar = tqdm(total=reader.total, unit=" rows", disable=not progress, desc=f"loading {layer.name}")
-        for chunk in reader.chunks():
-            frame = validator.convert(chunk)
-            staging.copy(frame)
-            result.rows_read += len(frame)
-            bar.update(len(frame))
-        bar.close()
-        result.repaired = validator.repaired
-        result.ignored_columns = sorted(validator.ignored_columns)
-        if allowed_districts is not None and layer.assign_district:
-            staging.check_scope(allowed_districts, reader.name)
+        raw = conn.connection.driver_connection
+        staging: _Staging | DirectLoad = (
+            DirectLoad(raw, layer, reader.name) if direct_load_applies(raw, layer) else _Staging(conn, layer)
+        )
         try:
-            inserted, updated, deleted = staging.apply(mode, reader.name)
-        except pg_errors.IntegrityError as exc:  # a rule only the database knows (should be rare)
-            raise ImportRejected(reader.name, f"rejected by the database: {exc.diag.message_primary}") from exc
+            inserted, updated, deleted = _stream(reader, validator, staging, result, mode, allowed_districts, progress)
+        except BaseException:
+            staging.abort()  # a COPY still open must be ended before the transaction can roll back
+            raise
         result.inserted, result.updated, result.deleted = inserted, updated, deleted
         conn.execute(
             text(
@@ -166,6 +161,48 @@ def load_file(
     return result
 
 
+def _stream(
+    reader: FileReader,
+    validator: ChunkValidator,
+    staging: _Staging | DirectLoad,
+    result: ImportResult,
+    mode: str,
+    allowed_districts: tuple[str, ...] | None,
+    progress: bool,
+) -> tuple[int, int, int]:
+    """Validate and copy every chunk, check the caller's scope, then write: (inserted, updated, deleted)."""
+    layer = validator.layer
+    with tqdm(total=reader.total, unit=" rows", disable=not progress, desc=f"loading {layer.name}") as bar:
+        for chunk in reader.chunks():
+            frame = validator.convert(chunk)
+            staging.copy(frame)
+            result.rows_read += len(frame)
+            bar.update(len(frame))
+    result.repaired = validator.repaired
+    result.ignored_columns = sorted(validator.ignored_columns)
+    if allowed_districts is not None and layer.assign_district:
+        staging.check_scope(allowed_districts, reader.name)
+    try:
+        counts = staging.apply(mode, reader.name)
+    except pg_errors.IntegrityError as exc:  # a rule only the database knows (should be rare)
+        raise ImportRejected(reader.name, f"rejected by the database: {exc.diag.message_primary}") from exc
+    _refresh_links(staging, layer, mode)
+    return counts
+
+
+def _refresh_links(staging: _Staging | DirectLoad, layer: LayerSpec, mode: str) -> None:
+    """Feature–school links of what was written (all of the layer's after a first load or a replace)."""
+    if layer.name not in ("premises", "water_hazards", "schools", "school_campuses"):
+        return
+    ids = None if isinstance(staging, DirectLoad) or mode == "replace" else staging.keys()
+    if layer.name == "premises":
+        links.refresh_premises(staging.raw, ids)
+    elif layer.name == "water_hazards":
+        links.refresh_hazards(staging.raw, ids)
+    else:
+        links.refresh_around_schools(staging.raw, ids)
+
+
 class _Staging:
     """A temporary table shaped like the file's canonical columns, filled by COPY."""
 
@@ -182,18 +219,21 @@ class _Staging:
         self.raw.execute(sql.SQL("CREATE TEMP TABLE staging ({}) ON COMMIT DROP").format(definition))
 
     def copy(self, frame: pd.DataFrame) -> None:
-        out = frame.copy()
-        out.insert(0, "row_no", frame.index.to_numpy())
-        if "geometry" in out.columns:
-            geoms = shapely.set_srid(out["geometry"].to_numpy(), 4326)
-            out["geometry"] = shapely.to_wkb(geoms, hex=True, include_srid=True)
-        buffer = io.StringIO()
-        out[self.columns].to_csv(buffer, header=False, index=False, na_rep="")
+        out = frame.assign(row_no=frame.index.to_numpy())
+        data = to_copy_csv(out, self.columns)
         statement = sql.SQL("COPY staging ({}) FROM STDIN (FORMAT csv)").format(
             sql.SQL(", ").join(map(sql.Identifier, self.columns))
         )
         with self.raw.cursor().copy(statement) as copy:
-            copy.write(buffer.getvalue())
+            copy.write(data)
+
+    def abort(self) -> None:
+        """Nothing to end: each chunk's COPY is complete when ``copy`` returns."""
+
+    def keys(self) -> list[str]:
+        """The ids in the file (after ``apply``: every row written)."""
+        query = sql.SQL("SELECT {} FROM staging").format(sql.Identifier(self.layer.key))
+        return [row[0] for row in self.raw.execute(query)]
 
     def check_scope(self, allowed: tuple[str, ...], file_name: str) -> None:
         outside = self.raw.execute(

@@ -15,6 +15,7 @@ from geo_safety.errors import Forbidden, InvalidInput, NotFound, OutsideServiceA
 from geo_safety.routing import plan_route
 from geo_safety.rules import GUARD_MEASURES, LOCAL_TZ, InspectionResult
 from geo_safety.ruleset import RuleSet
+from geo_safety.services import links
 from geo_safety.services.audit import Actor, record, set_actor
 from geo_safety.services.imports import load_service_area
 from geo_safety.services.users import Principal
@@ -101,7 +102,7 @@ def due(
         rules, day, districts, limit=limit, offset=offset, with_zones=with_zones, include_all=include_all
     )
     with engine.connect() as conn:
-        rows = conn.execute(queries.due_targets(), params).all()
+        rows = conn.execute(queries.due_targets(links.cover_rules(rules)), params).all()
     features = [_feature(row, offset + i + 1) for i, row in enumerate(rows)]
     return {
         "type": "FeatureCollection",

@@ -21,7 +21,7 @@ from geo_safety.maps.render import (
 )
 from geo_safety.maps.tiles import basemap
 from geo_safety.ruleset import RuleSet
-from geo_safety.services import hotspots, inspections, reports
+from geo_safety.services import hotspots, inspections, links, reports
 from geo_safety.settings import Settings
 
 
@@ -161,7 +161,7 @@ def district_data(engine: Engine, rules: RuleSet, day: date, code: str) -> Distr
             }
             for r in conn.execute(queries.school_security(), {"districts": scope})
         ]
-        counts = conn.execute(queries.due_counts(), params).mappings().first() or {}
+        counts = conn.execute(queries.due_counts(links.cover_rules(rules)), params).mappings().first() or {}
     recent = reports.programme(engine, rules, day - timedelta(days=29), day, (code,))["total"]
     by_missing: dict[str, int] = {}
     for zone in zones:
@@ -197,7 +197,8 @@ def overview_data(engine: Engine, rules: RuleSet, day: date) -> list[dict[str, A
     params = inspections.due_params(rules, day, None, with_zones=False, include_all=True)
     with engine.connect() as conn:
         outline = _features(conn.execute(queries.district_outline(), {"districts": None}), ("code", "name"))
-        counts = {r["district_code"]: r for r in conn.execute(queries.due_counts(), params).mappings()}
+        rows = conn.execute(queries.due_counts(links.cover_rules(rules)), params).mappings()
+        counts = {r["district_code"]: r for r in rows}
         students = {
             r.district_code: int(r.students or 0)
             for r in conn.execute(text("SELECT district_code, sum(students) AS students FROM schools GROUP BY 1"))

@@ -39,13 +39,18 @@ class Scale:
     schools: int
     premises: int
     hazards: int
+    #: >1: a synthetic province of this many copies of the city's four districts, each shifted north
+    copies: int = 1
 
 
 SCALES = {
     "sample": Scale(300, 3_000, 150),  # the bundled data/sample
     "city": Scale(2_000, 50_000, 2_000),
-    "province": Scale(20_000, 1_000_000, 20_000),
+    # 20 districts of ~1,000 schools and ~50,000 premises each, the district size the benchmarks call for
+    "province": Scale(20_000, 1_000_000, 20_000, copies=5),
 }
+#: How far north each copy of the city lies (degrees): Beihai spans about 0.95° of latitude.
+COPY_SHIFT_DEG = 1.0
 
 _TO_METRIC = Transformer.from_crs(4326, 32649, always_xy=True)
 _TO_LONLAT = Transformer.from_crs(32649, 4326, always_xy=True)
@@ -158,6 +163,7 @@ class _World:
         districts = pyogrio.read_dataframe(data_dir / BOUNDARY_FILE)
         wgs = geometries_to_wgs84(np.asarray(districts.geometry.values, dtype=object), BOUNDARY_DATUM)
         self.district_names = dict(zip(districts["adcode"].astype(str), districts["name"], strict=True))
+        self.district_wgs84 = wgs
         self.land = shapely.union_all(_metric(wgs))
         shapely.prepare(self.land)
         towns = pd.read_csv(data_dir / TOWN_FILE, dtype={"code": str, "district_code": str})
@@ -251,21 +257,26 @@ def _largest_polygon(geom: shapely.Geometry) -> shapely.MultiPolygon:
 def generate(
     out_dir: Path, data_dir: Path, scale: str = "sample", seed: int = 20261101, premises_format: str = "csv"
 ) -> dict[str, int]:
-    """Write schools, campuses, premises, water hazards and inspections into ``out_dir``; return counts."""
+    """Write schools, campuses, premises, water hazards and inspections into ``out_dir``; return counts.
+
+    A scale with several copies also writes ``districts.geojson`` (WGS84): the copies' synthetic districts.
+    """
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; use one of: {', '.join(SCALES)}")
     size = SCALES[scale]
-    rng = np.random.default_rng(seed)
-    world = _World(data_dir, rng)
     out_dir.mkdir(parents=True, exist_ok=True)
-    schools, campuses = _schools(world, size.schools)
-    premises = _premises(world, schools, size.premises)
-    hazards = _hazards(world, schools, data_dir, size.hazards)
-    inspections = _inspections(rng, premises["id"].to_numpy(), hazards["id"].to_numpy())
-
+    parts = [_city(data_dir, size, seed + k, k) for k in range(size.copies)]
+    for part in parts:
+        for frame in part:
+            frame.attrs.clear()  # the generator's scratch arrays, which pandas cannot compare when concatenating
+    schools, campuses, premises, hazards, inspections, districts = (
+        pd.concat([part[i] for part in parts], ignore_index=True) for i in range(6)
+    )
     _write_geojson(schools, out_dir / "schools.geojson")
     _write_geojson(campuses, out_dir / "school_campuses.geojson")
     _write_geojson(hazards, out_dir / "water_hazards.geojson")
+    if size.copies > 1:
+        _write_geojson(districts, out_dir / "districts.geojson")
     if premises_format == "gpkg":
         target = out_dir / "premises.gpkg"
         target.unlink(missing_ok=True)
@@ -277,12 +288,44 @@ def generate(
         table.to_csv(out_dir / "premises.csv", index=False)
     inspections.to_csv(out_dir / "inspections.csv", index=False)
     return {
+        "districts": len(districts),
         "schools": len(schools),
         "school_campuses": len(campuses),
         "premises": len(premises),
         "water_hazards": len(hazards),
         "inspections": len(inspections),
     }
+
+
+def _city(data_dir: Path, size: Scale, seed: int, copy: int) -> tuple[pd.DataFrame, ...]:
+    """One city's layers; copy k > 0 is shifted k degrees north with prefixed ids and district codes 45(90+k)xx."""
+    rng = np.random.default_rng(seed)
+    world = _World(data_dir, rng)
+    schools, campuses = _schools(world, size.schools // size.copies)
+    premises = _premises(world, schools, size.premises // size.copies)
+    hazards = _hazards(world, schools, data_dir, size.hazards // size.copies)
+    inspections = _inspections(rng, premises["id"].to_numpy(), hazards["id"].to_numpy())
+    districts = gpd.GeoDataFrame(
+        {"code": list(world.district_names), "name": list(world.district_names.values()), "level": "district"},
+        geometry=world.district_wgs84,
+        crs=4326,
+    )
+    if copy == 0:
+        return schools, campuses, premises, hazards, inspections, districts
+    prefix, shift = f"C{copy}-", copy * COPY_SHIFT_DEG
+
+    def moved(frame: gpd.GeoDataFrame, ids: bool = True) -> gpd.GeoDataFrame:
+        geoms = shapely.transform(np.asarray(frame.geometry.values), lambda xy: xy + np.array([0.0, shift]))
+        frame = frame.set_geometry(gpd.GeoSeries(geoms, index=frame.index, crs=4326))
+        if ids:
+            frame["id"] = prefix + frame["id"].astype(str)
+        return frame
+
+    inspections["target_id"] = prefix + inspections["target_id"].astype(str)
+    districts = moved(districts, ids=False)
+    districts["code"] = f"45{90 + copy}" + districts["code"].str[4:]
+    districts["name"] = districts["name"] + f"（示例副本{copy}，synthetic copy）"
+    return moved(schools), moved(campuses), moved(premises), moved(hazards), inspections, districts
 
 
 def _write_geojson(frame: gpd.GeoDataFrame, path: Path) -> None:

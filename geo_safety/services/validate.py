@@ -196,9 +196,13 @@ class ChunkValidator:
     def _geometry_type(self, geoms: np.ndarray, frame: pd.DataFrame) -> np.ndarray:
         types = shapely.get_type_id(geoms)
         if self.layer.geometry == "Point":
-            single_multi = (types == 4) & (shapely.get_num_geometries(geoms) == 1)
-            geoms = np.where(single_multi, shapely.get_geometry(geoms, 0), geoms)
-            wrong = shapely.get_type_id(geoms) != 0
+            multi = np.flatnonzero(types == 4)
+            if len(multi):  # a MultiPoint of one point is taken as that point
+                single = multi[shapely.get_num_geometries(geoms[multi]) == 1]
+                geoms = geoms.copy()
+                geoms[single] = shapely.get_geometry(geoms[single], 0)
+                types = shapely.get_type_id(geoms)
+            wrong = types != 0
         else:  # MultiPolygon layers take Polygons too
             wrong = ~np.isin(types, (3, 6))
             polygons = types == 3

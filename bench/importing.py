@@ -1,0 +1,138 @@
+"""Import of 1,000,000 premises from GeoPackage: the service's loader against ogr2ogr and psql ``\\copy``.
+
+All three write into a freshly migrated database with the same ``premises`` table (constraints and
+indexes as the migrations make them), one after the other in one run:
+
+- ``geo-safety load premises`` (a subprocess, as a user runs it): Arrow reading, validation, datum
+  conversion, spatial district assignment, one transaction;
+- ``ogr2ogr -f PostgreSQL`` with ``PG_USE_COPY=YES``, appending to the same table (the district code
+  is a constant from its SQL: ogr2ogr cannot assign districts spatially or check anything);
+- ``psql \\copy`` of a CSV already holding every column (hex EWKB geometry) into a copy of the table
+  without indexes: the floor, no parsing of the source file and no index to build.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyogrio
+
+from bench.world import DATA_DIR, Server, data_for, load_districts
+from geo_safety.services.copy_csv import ewkb_hex
+from geo_safety.services.readers import wkb_to_shapely
+
+DATABASE = "geo_safety_bench_import"
+COLUMNS = ("id", "name", "category", "address", "license_no", "status", "district_code", "geom")
+
+
+@dataclass
+class Load:
+    tool: str
+    rows: int
+    seconds: float
+    peak_mb: float | None
+    note: str
+
+    @property
+    def rows_per_s(self) -> float:
+        return self.rows / self.seconds
+
+
+def _run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
+    """Run ``cmd``; wall seconds and the child's peak RSS in MB (from ``wait4``)."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - started
+    _, err = proc.communicate()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{cmd[0]} failed: {err.decode(errors='replace')[-2000:]}")
+    return seconds, usage.ru_maxrss / 1024
+
+
+def _count(server: Server) -> int:
+    import psycopg
+
+    with psycopg.connect(server.libpq_url(DATABASE)) as conn:
+        return conn.execute("SELECT count(*) FROM premises").fetchone()[0]
+
+
+def floor_csv(gpkg: Path) -> Path:
+    """The premises as a CSV of the table's columns (district code constant), written once and cached."""
+    target = DATA_DIR / "province" / "premises_copy.csv"
+    if target.exists() and target.stat().st_mtime >= gpkg.stat().st_mtime:
+        return target
+    meta, table = pyogrio.read_arrow(gpkg)
+    geometry = meta["geometry_name"] or "geom"
+    geoms = ewkb_hex(wkb_to_shapely(table.column(geometry)))
+    out = table.select(list(COLUMNS[:6]))
+    out = out.append_column("district_code", pa.array(["450502"] * table.num_rows))
+    out = out.append_column("geom", pa.array(geoms, type=pa.string()))
+    pa_csv.write_csv(out, target, pa_csv.WriteOptions(include_header=False))
+    return target
+
+
+def run(server: Server) -> list[Load]:
+    folder = data_for("province")
+    gpkg = folder / "premises.gpkg"
+    csv = floor_csv(gpkg)
+    results = []
+
+    # 1. the service's own loader, as a user runs it
+    _, engine = server.fresh(DATABASE)
+    load_districts(engine, "province")
+    engine.dispose()
+    seconds, peak = _run(
+        [sys.executable, "-m", "geo_safety.cli", "load", "premises", str(gpkg), "--datum", "wgs84"],
+        {"GEO_SAFETY_DATABASE_URL": server.url(DATABASE)},
+    )
+    results.append(Load("geo-safety load", _count(server), seconds, peak, "validation, datum, districts, indexes"))
+
+    # 2. ogr2ogr appending to the same (empty) table, its indexes in place
+    server.fresh(DATABASE)[1].dispose()
+    ogr = shutil.which("ogr2ogr")
+    if ogr:
+        select = "SELECT id, name, category, address, license_no, status, '450502' AS district_code, geom FROM premises"
+        seconds, peak = _run(
+            [
+                ogr,
+                "-f",
+                "PostgreSQL",
+                f"PG:{server.libpq_url(DATABASE)}",
+                str(gpkg),
+                "-append",
+                "-nln",
+                "premises",
+                "-dialect",
+                "SQLite",
+                "-sql",
+                select,
+                "--config",
+                "PG_USE_COPY",
+                "YES",
+                "-gt",
+                "100000",
+            ],
+        )
+        results.append(Load("ogr2ogr (PG_USE_COPY)", _count(server), seconds, peak, "no validation, same table"))
+
+    # 3. the floor: psql \copy of ready-made rows into the table without its indexes
+    _, engine = server.fresh(DATABASE)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "DROP INDEX ix_premises_geom, ix_premises_district_code; ALTER TABLE premises DROP CONSTRAINT pk_premises"
+        )
+    engine.dispose()
+    copy = f"\\copy premises ({', '.join(COLUMNS)}) FROM '{csv}' (FORMAT csv)"
+    seconds, peak = _run(["psql", server.libpq_url(DATABASE), "-v", "ON_ERROR_STOP=1", "-c", copy])
+    results.append(Load("psql \\copy (floor)", _count(server), seconds, None, "CSV of final rows, no indexes"))
+    server.drop(DATABASE)
+    return results

@@ -1,0 +1,134 @@
+"""The first load into an empty layer: ``COPY`` straight into the table, its indexes rebuilt afterwards.
+
+Keeping a GiST index up to date row by row cost ~25 s of a 1,000,000-point load; building it once,
+sorted, after the rows are in takes ~3 s, and skipping the staging table saves writing every row
+twice. The index drop and rebuild are part of the import's single transaction, so a rejected file
+leaves the table and its indexes exactly as they were. The price: readers of that layer wait (the
+table is locked ``ACCESS EXCLUSIVE``) until the load commits; the table was empty anyway.
+Loads into a table that already holds rows go through the staging table (see ``imports``).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from contextlib import ExitStack, suppress
+
+import numpy as np
+import pandas as pd
+from psycopg import Connection as PgConnection
+from psycopg import errors as pg_errors
+from psycopg import sql
+
+from geo_safety.errors import Forbidden, ImportRejected
+from geo_safety.layers import LayerSpec
+from geo_safety.services.copy_csv import to_copy_csv
+
+_COPY_LINE = re.compile(r"line (\d+)")
+
+
+def direct_load_applies(raw: PgConnection, layer: LayerSpec) -> bool:
+    """Whether ``layer`` takes plain rows and its table is empty (checked again under the lock)."""
+    if layer.key == "row" or layer.update_only or layer.name == "inspections":
+        return False
+    table = sql.Identifier(layer.table)
+    if raw.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(table)).fetchone()[0]:
+        return False
+    raw.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(table))
+    return not raw.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(table)).fetchone()[0]
+
+
+class DirectLoad:
+    """Streams validated chunks into the (locked, empty) table through one ``COPY``."""
+
+    def __init__(self, raw: PgConnection, layer: LayerSpec, file_name: str) -> None:
+        self.raw, self.layer, self.file_name = raw, layer, file_name
+        self.sources = [f.name for f in layer.fields]
+        targets = list(self.sources)
+        if layer.geometry:
+            self.sources.append("geometry")
+            targets.append(layer.geometry_column or "geom")
+            if layer.assign_district:
+                self.sources.append("district_code")
+                targets.append("district_code")
+        self.keys: list[pd.Series] = []
+        self.districts: list[np.ndarray] = []
+        self.rows = 0
+        self.indexes = self._drop_secondary_indexes()
+        statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
+            sql.Identifier(layer.table), sql.SQL(", ").join(map(sql.Identifier, targets))
+        )
+        self._stack = ExitStack()
+        self._copy = self._stack.enter_context(raw.cursor().copy(statement))
+
+    def _drop_secondary_indexes(self) -> list[str]:
+        """Drop every index that backs no constraint (the primary key stays: it finds duplicate ids)."""
+        found = self.raw.execute(
+            """SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i
+                WHERE i.indrelid = %s::regclass
+                  AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
+                ORDER BY 1""",
+            (self.layer.table,),
+        ).fetchall()
+        for name, _ in found:
+            self.raw.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
+        return [definition for _, definition in found]
+
+    def copy(self, frame: pd.DataFrame) -> None:
+        self.keys.append(frame[self.layer.key])
+        if "district_code" in frame.columns:
+            self.districts.append(frame["district_code"].to_numpy())
+        try:
+            self._copy.write(to_copy_csv(frame, self.sources))
+        except pg_errors.Error as exc:
+            raise self._rejected(exc) from exc
+        self.rows += len(frame)
+
+    def check_scope(self, allowed: tuple[str, ...], file_name: str) -> None:
+        for keys, codes in zip(self.keys, self.districts, strict=True):
+            outside = np.flatnonzero(~np.isin(codes, list(allowed)))
+            if len(outside):
+                at = int(outside[0])
+                raise Forbidden(
+                    f"{file_name}, row {keys.index[at]}, id {keys.iloc[at]!r}: lies in district {codes[at]}, "
+                    f"outside your districts ({', '.join(allowed)}). Nothing was loaded."
+                )
+
+    def abort(self) -> None:
+        """End an open COPY with a failure message, so the transaction can roll back."""
+        with suppress(pg_errors.Error):  # the server's answer to the aborted COPY; the import's own error matters
+            self._stack.__exit__(*sys.exc_info())
+
+    def apply(self, mode: str, file_name: str) -> tuple[int, int, int]:
+        """Finish the COPY, rebuild the indexes, refresh planner statistics; every row is new."""
+        try:
+            self._stack.close()
+        except pg_errors.Error as exc:
+            raise self._rejected(exc) from exc
+        for definition in self.indexes:
+            self.raw.execute(definition)
+        self.raw.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(self.layer.table)))
+        return self.rows, 0, 0
+
+    def _rejected(self, exc: pg_errors.Error) -> ImportRejected:
+        if isinstance(exc, pg_errors.UniqueViolation):
+            return self._duplicate()
+        match = _COPY_LINE.search(exc.diag.context or "")
+        row = int(match.group(1)) if match else None
+        return ImportRejected(self.file_name, f"rejected by the database: {exc.diag.message_primary}", row=row)
+
+    def _duplicate(self) -> ImportRejected:
+        """Name the first row whose id was already used, and the row that used it (rows as in the file)."""
+        keys = pd.concat(self.keys)
+        again = keys.duplicated(keep="first").to_numpy()
+        if not again.any():
+            return ImportRejected(self.file_name, "duplicate id", field=self.layer.key)
+        second = int(np.argmax(again))
+        first = int(np.argmax((keys == keys.iloc[second]).to_numpy()))
+        return ImportRejected(
+            self.file_name,
+            f"duplicate id (also in row {keys.index[first]})",
+            row=int(keys.index[second]),
+            feature_id=str(keys.iloc[second]),
+            field=self.layer.key,
+        )

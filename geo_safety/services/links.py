@@ -1,0 +1,137 @@
+"""Keep ``premise_school_links`` and ``hazard_school_links`` in step with every write, in its transaction.
+
+Each refresh deletes the links of the features it is given and computes them anew against every
+school (``proximity.pairs_within``); a change of schools refreshes the features linked to them before
+and those within reach of them after. Rows travel by ``COPY`` both ways: a million premises are
+linked in a few seconds.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import shapely
+from psycopg import Connection as PgConnection
+
+from geo_safety.proximity import HAZARD_REACH_M, PREMISE_REACH_M, pairs_within
+from geo_safety.ruleset import RuleSet
+
+#: Refreshing every feature is cheaper than finding the affected ones when this many schools changed.
+_MANY_SCHOOLS = 500
+
+
+def _read(raw: PgConnection, query: str, params: Sequence[object] = ()) -> pa.Table:
+    """Rows of ``query`` through ``COPY … TO STDOUT`` (CSV), as an Arrow table of strings."""
+    buffer = io.BytesIO()
+    with raw.cursor().copy(f"COPY ({query}) TO STDOUT (FORMAT csv, HEADER)", params) as copy:
+        for chunk in copy:
+            buffer.write(chunk)
+    if not buffer.getbuffer().nbytes:
+        return pa.table({})
+    buffer.seek(0)
+    options = pa_csv.ConvertOptions(column_types={"id": pa.string(), "wkb": pa.string()})
+    return pa_csv.read_csv(buffer, convert_options=options)
+
+
+def _schools(raw: PgConnection) -> tuple[np.ndarray, np.ndarray]:
+    table = _read(raw, "SELECT id, encode(ST_AsBinary(coalesce(campus, geom)), 'hex') AS wkb FROM schools")
+    if not table.num_rows:
+        return np.empty(0, dtype=object), np.empty(0, dtype=object)
+    return table.column("id").to_numpy(zero_copy_only=False), shapely.from_wkb(
+        table.column("wkb").to_numpy(zero_copy_only=False)
+    )
+
+
+def _write(raw: PgConnection, table: str, key: str, ids: np.ndarray, school_ids: np.ndarray, dist: np.ndarray) -> int:
+    if not len(ids):
+        return 0
+    data = pa.table({key: pa.array(ids, type=pa.string()), "school_id": school_ids, "distance_m": dist})
+    sink = io.BytesIO()
+    pa_csv.write_csv(data, sink, pa_csv.WriteOptions(include_header=False))
+    with raw.cursor().copy(f"COPY {table} ({key}, school_id, distance_m) FROM STDIN (FORMAT csv)") as copy:
+        copy.write(sink.getvalue())
+    return len(ids)
+
+
+def refresh_premises(raw: PgConnection, ids: Sequence[str] | None = None) -> int:
+    """Recompute the school links of premises ``ids`` (``None``: all); returns the number of links."""
+    if ids is None:
+        raw.execute("TRUNCATE premise_school_links")
+        table = _read(raw, "SELECT id, ST_X(geom) AS x, ST_Y(geom) AS y FROM premises")
+    else:
+        if not ids:
+            return 0
+        raw.execute("DELETE FROM premise_school_links WHERE premise_id = ANY(%s)", (list(ids),))
+        table = _read(raw, "SELECT id, ST_X(geom) AS x, ST_Y(geom) AS y FROM premises WHERE id = ANY(%s)", (list(ids),))
+    if not table.num_rows:
+        return 0
+    school_ids, school_geoms = _schools(raw)
+    points = shapely.points(table.column("x").to_numpy(), table.column("y").to_numpy())
+    fi, si, dist = pairs_within(points, school_geoms, PREMISE_REACH_M)
+    premise_ids = table.column("id").to_numpy(zero_copy_only=False)
+    return _write(raw, "premise_school_links", "premise_id", premise_ids[fi], school_ids[si], dist)
+
+
+def refresh_hazards(raw: PgConnection, ids: Sequence[str] | None = None) -> int:
+    """Recompute the school links of water zones ``ids`` (``None``: all); removed zones keep none."""
+    query = "SELECT id, encode(ST_AsBinary(geom), 'hex') AS wkb FROM water_hazards WHERE deleted_at IS NULL"
+    if ids is None:
+        raw.execute("TRUNCATE hazard_school_links")
+        table = _read(raw, query)
+    else:
+        if not ids:
+            return 0
+        raw.execute("DELETE FROM hazard_school_links WHERE hazard_id = ANY(%s)", (list(ids),))
+        table = _read(raw, query + " AND id = ANY(%s)", (list(ids),))
+    if not table.num_rows:
+        return 0
+    school_ids, school_geoms = _schools(raw)
+    zones = shapely.from_wkb(table.column("wkb").to_numpy(zero_copy_only=False))
+    fi, si, dist = pairs_within(zones, school_geoms, HAZARD_REACH_M)
+    zone_ids = table.column("id").to_numpy(zero_copy_only=False)
+    return _write(raw, "hazard_school_links", "hazard_id", zone_ids[fi], school_ids[si], dist)
+
+
+def refresh_around_schools(raw: PgConnection, school_ids: Sequence[str] | None = None) -> None:
+    """After schools ``school_ids`` (``None``: any) were added, moved, reshaped or removed."""
+    if school_ids is None or len(school_ids) > _MANY_SCHOOLS:
+        refresh_all(raw)
+        return
+    ids = list(school_ids)
+    near = """SELECT DISTINCT f.id FROM {table} f JOIN schools s ON f.geom && ST_Expand(
+                  coalesce(s.campus, s.geom),
+                  %(reach)s / (110000 * cos(radians(least(89, greatest(abs(ST_YMin(coalesce(s.campus, s.geom))),
+                      abs(ST_YMax(coalesce(s.campus, s.geom)))) + %(reach)s / 110000.0)))),
+                  %(reach)s / 110000.0)
+               WHERE s.id = ANY(%(ids)s)"""
+    premises = raw.execute(
+        "SELECT premise_id FROM premise_school_links WHERE school_id = ANY(%(ids)s) UNION "
+        + near.format(table="premises"),
+        {"ids": ids, "reach": PREMISE_REACH_M},
+    ).fetchall()
+    hazards = raw.execute(
+        "SELECT hazard_id FROM hazard_school_links WHERE school_id = ANY(%(ids)s) UNION "
+        + near.format(table="water_hazards"),
+        {"ids": ids, "reach": HAZARD_REACH_M},
+    ).fetchall()
+    refresh_premises(raw, [r[0] for r in premises])
+    refresh_hazards(raw, [r[0] for r in hazards])
+
+
+def cover_rules(rules: RuleSet) -> bool:
+    """Whether the links hold every pair the due list needs (rule distances and zone radius within reach)."""
+    return max(rules.distances_m, default=0) <= PREMISE_REACH_M and rules.hazards.radius_m <= HAZARD_REACH_M
+
+
+def cover_radius(radius_m: float) -> bool:
+    """Whether the zone links hold every zone–school pair within ``radius_m``."""
+    return radius_m <= HAZARD_REACH_M
+
+
+def refresh_all(raw: PgConnection) -> None:
+    refresh_premises(raw)
+    refresh_hazards(raw)
