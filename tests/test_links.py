@@ -40,13 +40,17 @@ def _compare(engine: Engine, kind: str) -> tuple[int, int, float, float]:
         else ("hazard_school_links", "hazard_id", "water_hazards f", HAZARD_REACH_M)
     )
     live = "f.deleted_at IS NULL" if kind == "hazard" else "true"
+    # premises keep their nearest kindergarten and nearest other school; zones every school within reach
+    pick = "DISTINCT ON (f.id, s.kind = 'kindergarten')" if kind == "premise" else ""
+    order = "ORDER BY f.id, s.kind = 'kindergarten', 3, s.id" if kind == "premise" else ""  # ties: lowest id
     with engine.connect() as conn:
         truth = conn.execute(
             text(
-                f"""SELECT f.id, s.id, ST_Distance(f.geom::geography, coalesce(s.campus, s.geom)::geography)
+                f"""SELECT {pick} f.id, s.id,
+                           ST_Distance(f.geom::geography, coalesce(s.campus, s.geom)::geography)
                       FROM {source} JOIN schools s
                         ON ST_DWithin(f.geom::geography, coalesce(s.campus, s.geom)::geography, :reach)
-                     WHERE {live}"""
+                     WHERE {live} {order}"""
             ),
             {"reach": reach},
         ).all()

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from geo_safety.layers.base import Base
 from geo_safety.layers.districts import District
 from geo_safety.layers.inspections import ImportRun, Inspection
+from geo_safety.layers.links import HazardSchoolLink, PremiseSchoolLink
 from geo_safety.layers.premises import Premise
 from geo_safety.layers.schools import School
 from geo_safety.layers.users import ApiToken, AuditEntry, User, WebSession
@@ -171,10 +172,12 @@ __all__ = [
     "Base",
     "District",
     "FieldSpec",
+    "HazardSchoolLink",
     "ImportRun",
     "Inspection",
     "LayerSpec",
     "Premise",
+    "PremiseSchoolLink",
     "School",
     "User",
     "WaterHazard",

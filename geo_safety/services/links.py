@@ -37,13 +37,31 @@ def _read(raw: PgConnection, query: str, params: Sequence[object] = ()) -> pa.Ta
     return pa_csv.read_csv(buffer, convert_options=options)
 
 
-def _schools(raw: PgConnection) -> tuple[np.ndarray, np.ndarray]:
-    table = _read(raw, "SELECT id, encode(ST_AsBinary(coalesce(campus, geom)), 'hex') AS wkb FROM schools")
-    if not table.num_rows:
-        return np.empty(0, dtype=object), np.empty(0, dtype=object)
-    return table.column("id").to_numpy(zero_copy_only=False), shapely.from_wkb(
-        table.column("wkb").to_numpy(zero_copy_only=False)
+def _schools(raw: PgConnection) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ids, footprints (campus, else gate) and whether each school is a kindergarten."""
+    table = _read(
+        raw,
+        "SELECT id, encode(ST_AsBinary(coalesce(campus, geom)), 'hex') AS wkb, (kind = 'kindergarten')::int AS kg"
+        " FROM schools",
     )
+    if not table.num_rows:
+        return np.empty(0, dtype=object), np.empty(0, dtype=object), np.empty(0, dtype=bool)
+    ids = table.column("id").to_numpy(zero_copy_only=False)
+    footprints = shapely.from_wkb(table.column("wkb").to_numpy(zero_copy_only=False))
+    return ids, footprints, table.column("kg").to_numpy().astype(bool)
+
+
+def _nearest_per_class(
+    fi: np.ndarray, si: np.ndarray, dist: np.ndarray, kg: np.ndarray, school_ids: np.ndarray
+) -> np.ndarray:
+    """Positions of each feature's nearest kindergarten and nearest other school (ties: the lowest id)."""
+    klass = kg[si]
+    rank = np.empty(len(school_ids), dtype=np.intp)
+    rank[np.argsort(school_ids.astype(str), kind="stable")] = np.arange(len(school_ids))
+    order = np.lexsort((rank[si], dist, klass, fi))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = (fi[order][1:] != fi[order][:-1]) | (klass[order][1:] != klass[order][:-1])
+    return order[first]
 
 
 def _write(raw: PgConnection, table: str, key: str, ids: np.ndarray, school_ids: np.ndarray, dist: np.ndarray) -> int:
@@ -58,7 +76,11 @@ def _write(raw: PgConnection, table: str, key: str, ids: np.ndarray, school_ids:
 
 
 def refresh_premises(raw: PgConnection, ids: Sequence[str] | None = None) -> int:
-    """Recompute the school links of premises ``ids`` (``None``: all); returns the number of links."""
+    """Link premises ``ids`` (``None``: all) to their nearest kindergarten and nearest other school within reach.
+
+    Rules give one distance for kindergartens and one for every other kind, so these two decide whether
+    a premise is in scope and which school it is reported against; the number of links is returned.
+    """
     if ids is None:
         raw.execute("TRUNCATE premise_school_links")
         table = _read(raw, "SELECT id, ST_X(geom) AS x, ST_Y(geom) AS y FROM premises")
@@ -69,11 +91,12 @@ def refresh_premises(raw: PgConnection, ids: Sequence[str] | None = None) -> int
         table = _read(raw, "SELECT id, ST_X(geom) AS x, ST_Y(geom) AS y FROM premises WHERE id = ANY(%s)", (list(ids),))
     if not table.num_rows:
         return 0
-    school_ids, school_geoms = _schools(raw)
+    school_ids, school_geoms, kindergarten = _schools(raw)
     points = shapely.points(table.column("x").to_numpy(), table.column("y").to_numpy())
     fi, si, dist = pairs_within(points, school_geoms, PREMISE_REACH_M)
+    keep = _nearest_per_class(fi, si, dist, kindergarten, school_ids)  # all a rule (kindergarten_m / other_m) can ask
     premise_ids = table.column("id").to_numpy(zero_copy_only=False)
-    return _write(raw, "premise_school_links", "premise_id", premise_ids[fi], school_ids[si], dist)
+    return _write(raw, "premise_school_links", "premise_id", premise_ids[fi[keep]], school_ids[si[keep]], dist[keep])
 
 
 def refresh_hazards(raw: PgConnection, ids: Sequence[str] | None = None) -> int:
@@ -89,7 +112,7 @@ def refresh_hazards(raw: PgConnection, ids: Sequence[str] | None = None) -> int:
         table = _read(raw, query + " AND id = ANY(%s)", (list(ids),))
     if not table.num_rows:
         return 0
-    school_ids, school_geoms = _schools(raw)
+    school_ids, school_geoms, _ = _schools(raw)
     zones = shapely.from_wkb(table.column("wkb").to_numpy(zero_copy_only=False))
     fi, si, dist = pairs_within(zones, school_geoms, HAZARD_REACH_M)
     zone_ids = table.column("id").to_numpy(zero_copy_only=False)
