@@ -42,12 +42,13 @@ def _project(geoms: NDArray[np.object_], band: int) -> NDArray[np.object_]:
 
 
 def pairs_within(
-    features: NDArray[np.object_], schools: NDArray[np.object_], reach_m: float
+    features: NDArray[np.object_], schools: NDArray[np.object_], reach_m: float, *, nearest: bool = False
 ) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.float64]]:
     """Index pairs (feature, school) at most ``reach_m`` apart, and their distance in metres (0 = touching).
 
     Both arrays hold WGS84 geometries. Features are grouped by the 1° band of their centre; each
-    band is measured in its own local projection together with the schools near it.
+    band is measured in its own local projection together with the schools near it. ``nearest``:
+    only each feature's nearest school (all of them when several are equally near).
     """
     features = np.asarray(features, dtype=object)
     schools = np.asarray(schools, dtype=object)
@@ -74,7 +75,11 @@ def pairs_within(
             continue
         local_schools = _project(schools[near], int(band))
         local_features = _project(features[members], int(band))
-        fi, si = shapely.STRtree(local_schools).query(local_features, predicate="dwithin", distance=reach_m)
+        tree = shapely.STRtree(local_schools)
+        if nearest:
+            fi, si = tree.query_nearest(local_features, max_distance=reach_m, all_matches=True)
+        else:
+            fi, si = tree.query(local_features, predicate="dwithin", distance=reach_m)
         out_f.append(members[fi])
         out_s.append(near[si])
         # planar length / the projection's scale k = 1 + x²/2R², x taken midway between the two shapes' centres

@@ -103,22 +103,6 @@ array_remove(ARRAY[
 period a patrol covering the day (dates, ISO weekday, or a holiday when the patrol covers holidays)."""
 
 
-_LIVE_PAIRS = """pairs AS (
-    SELECT c.id, s.id AS school_id, s.name AS school_name,
-           ST_Distance(c.geom::geography, coalesce(s.campus, s.geom)::geography) AS distance_m,
-           CASE WHEN s.kind = 'kindergarten' THEN r.kg_m ELSE r.other_m END AS rule_m
-      FROM candidates c
-      JOIN rules r ON r.category = c.category
-      JOIN schools s ON ST_DWithin(c.geom::geography, coalesce(s.campus, s.geom)::geography, c.reach_m)
-),"""
-_LINKED_PAIRS = """pairs AS (
-    SELECT c.id, s.id AS school_id, s.name AS school_name, l.distance_m,
-           CASE WHEN s.kind = 'kindergarten' THEN r.kg_m ELSE r.other_m END AS rule_m
-      FROM candidates c
-      JOIN rules r ON r.category = c.category
-      JOIN premise_school_links l ON l.premise_id = c.id AND l.distance_m <= c.reach_m
-      JOIN schools s ON s.id = l.school_id
-),"""
 #: (distance, join) between a zone ``h`` and schools ``s``: measured now, or read from the links table.
 _LIVE_ZONE = (
     "ST_Distance(h.geom::geography, coalesce(s.campus, s.geom)::geography)",
@@ -130,27 +114,9 @@ _LINKED_ZONE = (
 )
 
 
-def due_targets(linked: bool = False) -> TextClause:
-    """Premises and water zones due for inspection on ``:day``, in priority order, paged.
-
-    Premises are in scope when open and within the rule distance of a school of a kind the rule covers —
-    geodesic metres from the premise to the school's campus polygon (0 inside) or else its gate
-    (``coalesce(campus, geom)``, which has its own geography index). Only inspections on or before ``:day``
-    (Asia/Shanghai dates) count; the latest decides: none → ``never_inspected``; a failure whose follow-up
-    date (default +``:recheck`` days) has come → ``failed_recheck``; ``:day`` ≥ latest + interval →
-    ``overdue``; ``closed``/``not_found`` → out of scope. With ``:include_all`` every in-scope premise is
-    returned, due or not (``reason`` NULL), e.g. to map violations. Water zones within ``:radius`` of a school are due
-    when never checked, or not checked for ``:hz_interval`` days (shorter in a key period); their point is
-    a point on the zone's surface.
-
-    ``linked``: read the feature–school distances from the link tables (valid while every rule distance
-    and ``:radius`` are within ``proximity``'s reaches) instead of measuring them now.
-    """
-    pairs = _LINKED_PAIRS if linked else _LIVE_PAIRS
-    zone_distance, zone_join = _LINKED_ZONE if linked else _LIVE_ZONE
-    return text(
-        f"""
-WITH {_RULES_CTE},
+#: The due list's parts: premises in scope with their latest inspection (measured now, or from the links and
+#: one index lookup per premise), premises' reasons, water zones near schools, zones' reasons and the order.
+_LIVE_DUE_HEAD = """WITH {rules},
 candidates AS (
     SELECT p.id, p.category, p.geom,
            greatest(coalesce(r.kg_m, 0), coalesce(r.other_m, 0)) AS reach_m
@@ -158,7 +124,14 @@ candidates AS (
      WHERE p.status = 'open'
        AND (CAST(:districts AS text[]) IS NULL OR p.district_code = ANY(CAST(:districts AS text[])))
 ),
-{pairs}
+pairs AS (
+    SELECT c.id, s.id AS school_id, s.name AS school_name,
+           ST_Distance(c.geom::geography, coalesce(s.campus, s.geom)::geography) AS distance_m,
+           CASE WHEN s.kind = 'kindergarten' THEN r.kg_m ELSE r.other_m END AS rule_m
+      FROM candidates c
+      JOIN rules r ON r.category = c.category
+      JOIN schools s ON ST_DWithin(c.geom::geography, coalesce(s.campus, s.geom)::geography, c.reach_m)
+),
 in_scope AS (
     SELECT DISTINCT ON (id) id, school_id, school_name, distance_m, rule_m
       FROM pairs WHERE rule_m IS NOT NULL AND distance_m <= rule_m
@@ -183,7 +156,45 @@ judged AS (
       LEFT JOIN latest l ON l.premise_id = s.id
      WHERE l.result IS NULL OR l.result NOT IN ('closed', 'not_found')
 ),
-premises_due AS (
+"""
+_LINKED_DUE_HEAD = """WITH {rules},
+nearest AS (
+    SELECT DISTINCT ON (p.id) p.id, l.school_id, l.distance_m,
+           CASE WHEN s.kind = 'kindergarten' THEN r.kg_m ELSE r.other_m END AS rule_m
+      FROM premises p
+      JOIN rules r ON r.category = p.category
+      JOIN premise_school_links l ON l.premise_id = p.id
+      JOIN schools s ON s.id = l.school_id
+     WHERE p.status = 'open'
+       AND (CAST(:districts AS text[]) IS NULL OR p.district_code = ANY(CAST(:districts AS text[])))
+       AND l.distance_m <= CASE WHEN s.kind = 'kindergarten' THEN r.kg_m ELSE r.other_m END
+     ORDER BY p.id, l.distance_m, l.school_id
+),
+in_scope AS (
+    SELECT p.id, p.name, p.category, p.address, p.district_code, p.geom, r.violation, r.interval_days,
+           n.school_id, s.name AS school_name, n.distance_m, n.rule_m
+      FROM nearest n
+      JOIN premises p ON p.id = n.id
+      JOIN rules r ON r.category = p.category
+      JOIN schools s ON s.id = n.school_id
+),
+judged AS (
+    SELECT s.id, s.name, s.category, s.address, s.district_code, s.geom, s.violation, s.school_id,
+           s.school_name, s.distance_m, s.rule_m, l.last_on,
+           coalesce(l.follow_up_due, l.last_on + :recheck) AS recheck_on,
+           l.last_on + s.interval_days AS next_due_on, l.last_on IS NULL AS never, l.result
+      FROM in_scope s
+      LEFT JOIN LATERAL (
+          SELECT i.result, i.follow_up_due, (i.inspected_at AT TIME ZONE 'Asia/Shanghai')::date AS last_on
+            FROM inspections i
+           WHERE i.premise_id = s.id
+             AND i.inspected_at < CAST(CAST(:day AS date) + 1 AS timestamp) AT TIME ZONE 'Asia/Shanghai'
+           ORDER BY i.inspected_at DESC, i.id DESC
+           LIMIT 1) l ON true
+     WHERE l.result IS NULL OR l.result NOT IN ('closed', 'not_found')
+),
+"""
+_DUE_PREMISES = """premises_due AS (
     SELECT 'premise' AS target_type, id, name, category, address, district_code, violation,
            CASE WHEN never THEN 'never_inspected'
                 WHEN result = 'fail' AND recheck_on <= :day THEN 'failed_recheck'
@@ -191,16 +202,31 @@ premises_due AS (
            school_id, school_name, distance_m, rule_m, last_on, recheck_on, next_due_on, geom AS point
       FROM judged
 ),
-zones AS (
+"""
+_LIVE_DUE_ZONES = """zones AS (
     SELECT DISTINCT ON (h.id) h.id, h.name, h.kind, h.district_code, h.geom, s.id AS school_id,
-           s.name AS school_name, {zone_distance} AS distance_m
+           s.name AS school_name, ST_Distance(h.geom::geography, coalesce(s.campus, s.geom)::geography) AS distance_m
       FROM water_hazards h
-      {zone_join}
+      JOIN schools s ON ST_DWithin(h.geom::geography, coalesce(s.campus, s.geom)::geography, :radius)
      WHERE h.deleted_at IS NULL
        AND (CAST(:districts AS text[]) IS NULL OR h.district_code = ANY(CAST(:districts AS text[])))
      ORDER BY h.id, distance_m, s.id
 ),
-zone_latest AS (
+"""
+_LINKED_DUE_ZONES = """zones AS (
+    SELECT h.id, h.name, h.kind, h.district_code, h.geom, n.school_id, s.name AS school_name, n.distance_m
+      FROM water_hazards h
+      JOIN LATERAL (
+          SELECT l.school_id, l.distance_m FROM hazard_school_links l
+           WHERE l.hazard_id = h.id AND l.distance_m <= :radius
+           ORDER BY l.distance_m, l.school_id
+           LIMIT 1) n ON true
+      JOIN schools s ON s.id = n.school_id
+     WHERE h.deleted_at IS NULL
+       AND (CAST(:districts AS text[]) IS NULL OR h.district_code = ANY(CAST(:districts AS text[])))
+),
+"""
+_DUE_TAIL = """zone_latest AS (
     SELECT i.hazard_id, max((i.inspected_at AT TIME ZONE 'Asia/Shanghai')::date) AS last_on
       FROM inspections i JOIN zones z ON z.id = i.hazard_id
      WHERE (i.inspected_at AT TIME ZONE 'Asia/Shanghai')::date <= :day
@@ -231,7 +257,29 @@ SELECT target_type, id, name, category, address, district_code, violation, reaso
           days_overdue DESC NULLS LAST, distance_m, target_type, id
  LIMIT :limit OFFSET :offset
 """
-    )
+
+
+def due_targets(linked: bool = False) -> TextClause:
+    """Premises and water zones due for inspection on ``:day``, in priority order, paged.
+
+    Premises are in scope when open and within the rule distance of a school of a kind the rule covers —
+    geodesic metres from the premise to the school's campus polygon (0 inside) or else its gate
+    (``coalesce(campus, geom)``, which has its own geography index). Only inspections on or before ``:day``
+    (Asia/Shanghai dates) count; the latest decides: none → ``never_inspected``; a failure whose follow-up
+    date (default +``:recheck`` days) has come → ``failed_recheck``; ``:day`` ≥ latest + interval →
+    ``overdue``; ``closed``/``not_found`` → out of scope. With ``:include_all`` every in-scope premise is
+    returned, due or not (``reason`` NULL), e.g. to map violations. Water zones within ``:radius`` of a school are due
+    when never checked, or not checked for ``:hz_interval`` days (shorter in a key period); their point is
+    a point on the zone's surface.
+
+    ``linked``: read the feature–school distances from the link tables (valid while every rule distance
+    and ``:radius`` are within ``proximity``'s reaches) instead of measuring them now.
+    """
+    if linked:
+        head, zones = _LINKED_DUE_HEAD.format(rules=_RULES_CTE), _LINKED_DUE_ZONES
+    else:
+        head, zones = _LIVE_DUE_HEAD.format(rules=_RULES_CTE), _LIVE_DUE_ZONES
+    return text(head + _DUE_PREMISES + zones + _DUE_TAIL)
 
 
 def drowning_hotspots(linked: bool = False) -> TextClause:

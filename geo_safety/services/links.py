@@ -93,8 +93,13 @@ def refresh_premises(raw: PgConnection, ids: Sequence[str] | None = None) -> int
         return 0
     school_ids, school_geoms, kindergarten = _schools(raw)
     points = shapely.points(table.column("x").to_numpy(), table.column("y").to_numpy())
-    fi, si, dist = pairs_within(points, school_geoms, PREMISE_REACH_M)
-    keep = _nearest_per_class(fi, si, dist, kindergarten, school_ids)  # all a rule (kindergarten_m / other_m) can ask
+    found = []
+    for klass in (kindergarten, ~kindergarten):  # all a rule (kindergarten_m / other_m) can ask
+        members = np.flatnonzero(klass)
+        fi, si, dist = pairs_within(points, school_geoms[members], PREMISE_REACH_M, nearest=True)
+        found.append((fi, members[si], dist))
+    fi, si, dist = (np.concatenate(parts) for parts in zip(*found, strict=True))
+    keep = _nearest_per_class(fi, si, dist, kindergarten, school_ids)  # equally near: the lowest id
     premise_ids = table.column("id").to_numpy(zero_copy_only=False)
     return _write(raw, "premise_school_links", "premise_id", premise_ids[fi[keep]], school_ids[si[keep]], dist[keep])
 
