@@ -329,7 +329,17 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         f"geo_safety serving on {base}  (log in: {base}/login, health: {base}/health, API: {base}/openapi.json)",
         flush=True,
     )
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    if args.workers > 1:  # each worker process builds its app from the environment's settings
+        uvicorn.run(
+            "geo_safety.api.app:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level="warning",
+        )
+    else:
+        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
     return 0
 
 
@@ -416,6 +426,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="serve the web app and API")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="processes (one per core is usual in production)")
     serve.set_defaults(func=cmd_serve)
     return parser
 

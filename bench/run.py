@@ -1,0 +1,211 @@
+"""Run every benchmark side by side in one go, print the table and write ``bench/RESULTS.md``.
+
+    .venv/bin/python -m bench.run            # builds both worlds afresh (about 10 minutes on 2 cores)
+    .venv/bin/python -m bench.run --reuse    # keeps worlds already built by an earlier run
+
+Figures are wall-clock on this machine with nothing else running; ratios compare figures taken in
+this same run (province ÷ city, service ÷ floor), never against a number from another day.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import text
+
+from bench import apiload, importing, mapload, queries
+from bench.world import BENCH_DIR, Server, World, build
+from geo_safety.db import make_engine
+from geo_safety.ruleset import load_rules
+from geo_safety.services.sample import SCALES
+
+
+def machine(world: World) -> list[str]:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if "model name" in line
+        ),
+        platform.processor(),
+    )
+    mem_kb = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines() if "MemTotal" in line))
+    with world.engine.connect() as conn:
+        pg = conn.execute(text("SHOW server_version")).scalar_one()
+        postgis = conn.execute(text("SELECT postgis_lib_version()")).scalar_one()
+    gdal = subprocess.run(["ogrinfo", "--version"], capture_output=True, text=True).stdout.strip() or "no GDAL"
+    import pyarrow
+    import shapely
+
+    return [
+        f"- CPU: {cpu}, {os.cpu_count()} cores; memory {mem_kb / 1024**2:.1f} GiB; {platform.platform()}",
+        f"- PostgreSQL {pg}, PostGIS {postgis}; {gdal}; Python {platform.python_version()}, shapely "
+        f"{shapely.__version__}, pyarrow {pyarrow.__version__}",
+        f"- run at {datetime.now().astimezone().isoformat(timespec='seconds')}",
+    ]
+
+
+def existing(server: Server, scale: str) -> World | None:
+    name = f"geo_safety_bench_{scale}"
+    settings = server.settings.model_copy(update={"database_url": server.url(name)})
+    try:
+        engine = make_engine(settings)
+        with engine.connect() as conn:
+            if conn.execute(text("SELECT count(*) FROM premises")).scalar_one() == SCALES[scale].premises:
+                return World(scale, name, settings, engine)
+    except Exception:  # not built yet
+        return None
+    return None
+
+
+def fmt(value: float, digits: int = 0) -> str:
+    return f"{value:,.{digits}f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench.run")
+    parser.add_argument("--reuse", action="store_true", help="keep worlds built by an earlier run")
+    parser.add_argument("--load-seconds", type=int, default=60)
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    server = Server.local()
+    rules = load_rules()
+    lines: list[str] = ["# Benchmark results", ""]
+
+    worlds: dict[str, World] = {}
+    for scale in ("city", "province"):
+        world = existing(server, scale) if args.reuse else None
+        if world is None:
+            print(f"building the {scale} world …", flush=True)
+            world = build(server, scale)
+        worlds[scale] = world
+    city, province = worlds["city"], worlds["province"]
+    lines += ["## Machine", "", *machine(city), ""]
+
+    lines += ["## Worlds (generated, loaded through `geo-safety load`)", ""]
+    lines += [
+        "| scale | districts | schools | premises | water zones | inspections | load s (premises) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for world in (city, province):
+        size = SCALES[world.scale]
+        with world.engine.connect() as conn:
+            n_districts = conn.execute(text("SELECT count(*) FROM districts")).scalar_one()
+            n_insp = conn.execute(text("SELECT count(*) FROM inspections")).scalar_one()
+        premises_s = world.load_seconds.get("premises")
+        lines.append(
+            f"| {world.scale} | {n_districts} | {size.schools:,} | {size.premises:,} | {size.hazards:,} | {n_insp:,} |"
+            f" {fmt(premises_s, 1) if premises_s else 'reused'} |"
+        )
+    lines.append("")
+
+    print("import benchmark …", flush=True)
+    loads = importing.run(server)
+    ogr = next((x for x in loads if x.tool.startswith("ogr2ogr")), None)
+    floor = next(x for x in loads if "floor" in x.tool)
+    lines += ["## Import: 1,000,000 premises from GeoPackage into an empty `premises` table", ""]
+    lines += [
+        "| tool | rows | s | rows/s | peak MB | ÷ ogr2ogr | ÷ \\copy floor | what it does |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for x in loads:
+        lines.append(
+            f"| {x.tool} | {x.rows:,} | {fmt(x.seconds, 1)} | {fmt(x.rows_per_s)} | "
+            f"{fmt(x.peak_mb) if x.peak_mb else '–'} | {fmt(x.rows_per_s / ogr.rows_per_s, 2) if ogr else '–'} | "
+            f"{fmt(x.rows_per_s / floor.rows_per_s, 2)} | {x.note} |"
+        )
+    lines.append("")
+
+    print("queries …", flush=True)
+    timings = queries.run(city.engine, rules, "city", rounds=5) + queries.run(province.engine, rules, "province", 1)
+    lines += [
+        "## Queries through the service (each district in turn; the whole area twice), beside the in-memory floor",
+        "",
+        "| query | scale | samples | p50 ms | p95 ms | whole area ms | floor ms (one district) | service ÷ floor (p50)"
+        " | answers |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for t in timings:
+        floor_ms = min(t.floor_ms)
+        lines.append(
+            f"| {t.what} | {t.scale} | {len(t.samples_ms)} | {fmt(t.p50, 1)} | {fmt(t.p95, 1)} | "
+            f"{fmt(min(t.whole_ms))} | {fmt(floor_ms, 1)} | {fmt(t.p50 / floor_ms, 2)} | {t.agree} |"
+        )
+    lines.append("")
+    by = {(t.what, t.scale): t for t in timings}
+    lines += ["Growth from city to province (the province has 20 districts of about twice the city's density):", ""]
+    for what in ("due list", "hotspots"):
+        c, p = by[(what, "city")], by[(what, "province")]
+        lines.append(
+            f"- {what}: one district p50 ×{p.p50 / c.p50:.1f}, p95 ×{p.p95 / c.p95:.1f}; "
+            f"whole area ×{min(p.whole_ms) / min(c.whole_ms):.1f}"
+        )
+    lines.append("")
+    codes_p = queries.districts(province.engine)
+    plan = queries.explain(province.engine, rules, codes_p[0])
+    lines += [
+        f"EXPLAIN ANALYZE of the due list for district {codes_p[0]} at province scale:",
+        "",
+        "```",
+        plan,
+        "```",
+        "",
+    ]
+
+    print("API under load …", flush=True)
+    results = []
+    for world in (city, province):
+        codes = queries.districts(world.engine)
+        results.append(apiload.run(world, codes, seconds=args.load_seconds))
+    lines += [
+        "## API under load: 50 concurrent inspectors, today's plan and the inspection map for random districts",
+        "",
+        "| scale | server | seconds | requests | req/s | errors | p50 ms | p95 ms | p99 ms | max ms |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r.scale} | {r.workers} uvicorn workers | {fmt(r.seconds)} | {r.requests:,} | {fmt(r.rps, 1)} | "
+            f"{r.errors} | {fmt(r.p50_ms)} | {fmt(r.p95_ms)} | {fmt(r.p99_ms)} | {fmt(r.max_ms)} |{r.note}"
+        )
+    lines.append("")
+
+    print("maps …", flush=True)
+    map_rows = []
+    for world in (city, province):
+        codes = queries.districts(world.engine)
+        token = apiload.inspector_token(world, codes)
+        proc, base = apiload.serve(world, 1)
+        try:
+            pages = {
+                "inspection map (one district)": f"/maps/inspection/today?district={codes[0]}",
+                "district hotspot map": f"/maps/districts/{codes[0]}",
+            }
+            map_rows += mapload.run(world.scale, base, token, pages)
+        finally:
+            apiload.stop(proc)
+    lines += [
+        "## Map pages (headless Chromium, median of 3 cold loads)",
+        "",
+        "| scale | page | HTML MB | load ms | drawn |",
+        "|---|---|---|---|---|",
+    ]
+    for m in map_rows:
+        lines.append(f"| {m.scale} | {m.page} | {m.bytes / 1024**2:.2f} | {fmt(m.load_ms)} | {m.features} |")
+    lines.append("")
+    lines.append(f"Whole run: {fmt(time.perf_counter() - started)} s.")
+    report = "\n".join(lines) + "\n"
+    (BENCH_DIR / "RESULTS.md").write_text(report)
+    print(report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
