@@ -63,6 +63,59 @@ def premise_popup(props: dict[str, Any]) -> str:
     return _popup_table([(k, v) for k, v in rows if v is not None])
 
 
+_POINT_FIELDS = (
+    ("name", "名称 Name"),
+    ("category_cn", "类别 Category"),
+    ("reason_cn", "原因 Reason"),
+    ("school", "最近学校 School"),
+    ("distance", "距离 Distance"),
+    ("last", "上次检查 Last"),
+    ("id", "编号 ID"),
+)
+
+
+def due_points_layer(features: list[dict[str, Any]], name: str, class_of: Any) -> folium.GeoJson:
+    """Many due premises as one GeoJSON layer: compact properties, one shared popup template.
+
+    One folium marker per premise repeated its popup HTML and JavaScript thousands of times (several MB
+    for a district); here each premise is a few short properties and coordinates to 6 decimals (~0.1 m).
+    """
+    compact = []
+    for feature in features:
+        props = feature["properties"]
+        lon, lat = feature["geometry"]["coordinates"]
+        reason = styles.REASON_CN.get(props.get("reason") or "", props.get("reason")) or "—"
+        compact.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [round(lon, 6), round(lat, 6)]},
+                "properties": {
+                    "name": props["name"],
+                    "category_cn": styles.CATEGORY_CN.get(props["category"], props["category"]),
+                    "reason_cn": reason + ("（违规 violation）" if props["violation"] else ""),
+                    "school": props["nearest_school_name"],
+                    "distance": f"{props['distance_m']:.1f} m / {props['rule_distance_m']:.0f} m",
+                    "last": props.get("last_inspected_on") or "从未 never",
+                    "id": props["target_id"],
+                    "_fill": styles.REASON_COLOUR.get(props.get("reason") or "", "#95a5a6"),
+                    "_edge": styles.VIOLATION_COLOUR if props["violation"] else "#fff",
+                    "_class": class_of(props),
+                },
+            }
+        )
+    return folium.GeoJson(
+        {"type": "FeatureCollection", "features": compact},
+        name=name,
+        marker=folium.CircleMarker(radius=5, weight=2, fill_opacity=0.9),
+        style_function=lambda f: {
+            "fillColor": f["properties"]["_fill"],
+            "color": f["properties"]["_edge"],
+            "className": f["properties"]["_class"],
+        },
+        popup=folium.GeoJsonPopup(fields=[k for k, _ in _POINT_FIELDS], aliases=[a for _, a in _POINT_FIELDS]),
+    )
+
+
 def base_map(
     districts: list[dict[str, Any]], basemap: Basemap | None, focus: list[dict[str, Any]] | None = None
 ) -> folium.Map:
@@ -181,21 +234,7 @@ def add_plan(fmap: folium.Map, plan: dict[str, Any], other_due: list[dict[str, A
         ).add_to(stops)
     stops.add_to(fmap)
     if other_due:
-        rest = folium.FeatureGroup(name="其他待查场所 Other due premises", show=True)
-        for feature in other_due:
-            props = feature["properties"]
-            lon, lat = feature["geometry"]["coordinates"]
-            folium.CircleMarker(
-                [lat, lon],
-                radius=5,
-                color=styles.VIOLATION_COLOUR if props["violation"] else "#fff",
-                weight=2,
-                fill_color=styles.REASON_COLOUR.get(props["reason"], "#7f8c8d"),
-                fill_opacity=0.9,
-                class_name="gs-other-due",
-                popup=folium.Popup(premise_popup(props), max_width=320),
-            ).add_to(rest)
-        rest.add_to(fmap)
+        due_points_layer(other_due, "其他待查场所 Other due premises", lambda _: "gs-other-due").add_to(fmap)
 
 
 def today_map(data: TodayMapData, basemap: Basemap | None = None, *, inline_assets: bool = False) -> folium.Map:
@@ -389,26 +428,14 @@ def district_map(data: DistrictMapData, basemap: Basemap | None, *, inline_asset
             [[y, x, w / top] for y, x, w in heat], name="风险热力 Risk heat", radius=30, blur=20, min_opacity=0.3
         ).add_to(fmap)
     _add_hotspots(fmap, hotspot_features)
-    due = folium.FeatureGroup(name="待查场所 Premises due")
-    violations = folium.FeatureGroup(name="违规场所 Premises with violations")
-    for feature in data.premises:
-        props = feature["properties"]
-        lon, lat = feature["geometry"]["coordinates"]
-        target = violations if props["violation"] else due
-        if props["reason"] is None and not props["violation"]:
-            continue
-        folium.CircleMarker(
-            [lat, lon],
-            radius=5,
-            weight=2,
-            color=styles.VIOLATION_COLOUR if props["violation"] else "#fff",
-            fill_color=styles.REASON_COLOUR.get(props["reason"] or "", "#95a5a6"),
-            fill_opacity=0.9,
-            class_name="gs-violation-marker" if props["violation"] else "gs-due-marker",
-            popup=folium.Popup(premise_popup(props), max_width=320),
-        ).add_to(target)
-    violations.add_to(fmap)
-    due.add_to(fmap)
+    shown = [f for f in data.premises if f["properties"]["reason"] is not None or f["properties"]["violation"]]
+    violating = [f for f in shown if f["properties"]["violation"]]
+    for features, name, marker_class in (
+        (violating, "违规场所 Premises with violations", "gs-violation-marker"),
+        ([f for f in shown if not f["properties"]["violation"]], "待查场所 Premises due", "gs-due-marker"),
+    ):
+        if features:
+            due_points_layer(features, name, lambda _, c=marker_class: c).add_to(fmap)
     schools = folium.FeatureGroup(name="学校（安防达标情况）Schools by security compliance")
     for feature in data.schools:
         props = feature["properties"]

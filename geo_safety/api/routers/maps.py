@@ -15,7 +15,7 @@ from geo_safety.api.routers.inspections import parse_start
 from geo_safety.errors import Forbidden
 from geo_safety.rules import today_local
 from geo_safety.ruleset import RuleSet
-from geo_safety.services import features
+from geo_safety.services import cache, features
 from geo_safety.services.maps import (
     district_map_html,
     hazard_map_html,
@@ -63,18 +63,16 @@ def inspection_today(
     within_m: Annotated[float | None, Query(gt=0, le=100_000)] = None,
 ) -> HTMLResponse:
     """Today's inspection map: rule buffers, due premises by reason, the numbered route, locate-me."""
-    return HTMLResponse(
-        today_map_html(
-            page.engine,
-            page.rules,
-            page.settings,
-            page.day,
-            page.scope,
-            limit=limit,
-            start=parse_start(start),
-            within_m=within_m,
-        )
+    origin = parse_start(start)
+    key = ("today-map", id(page.rules), id(page.settings), page.day, page.scope, limit, origin, within_m)
+    html = cache.cached(
+        page.engine,
+        key,
+        lambda: today_map_html(
+            page.engine, page.rules, page.settings, page.day, page.scope, limit=limit, start=origin, within_m=within_m
+        ),
     )
+    return HTMLResponse(html)
 
 
 @router.get("/hazards", response_class=HTMLResponse)
