@@ -104,8 +104,13 @@ def serve(world: World, workers: int) -> tuple[subprocess.Popen, str]:
 
 
 def stop(proc: subprocess.Popen) -> None:
+    """Stop the server and its workers (killed if they have not shut down within 15 s)."""
     os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(timeout=30)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=15)
 
 
 def inspector_token(world: World, codes: list[str]) -> str:

@@ -125,7 +125,8 @@ def run(server: Server) -> list[Load]:
     _, engine = server.fresh(DATABASE)
     with engine.begin() as conn:
         conn.exec_driver_sql(
-            "DROP INDEX ix_premises_geom, ix_premises_district_code; ALTER TABLE premises DROP CONSTRAINT pk_premises"
+            "DROP INDEX ix_premises_geom, ix_premises_district_code;"
+            " ALTER TABLE premises DROP CONSTRAINT pk_premises CASCADE"  # with the inspections' foreign key
         )
     engine.dispose()
     copy = f"\\copy premises ({', '.join(COLUMNS)}) FROM '{csv}' (FORMAT csv)"

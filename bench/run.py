@@ -23,7 +23,7 @@ from sqlalchemy import text
 from bench import apiload, importing, mapload, queries
 from bench.world import BENCH_DIR, Server, World, build
 from geo_safety.db import make_engine
-from geo_safety.ruleset import load_rules
+from geo_safety.ruleset import RuleSet, load_rules
 from geo_safety.services.sample import SCALES
 
 
@@ -73,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench.run")
     parser.add_argument("--reuse", action="store_true", help="keep worlds built by an earlier run")
     parser.add_argument("--load-seconds", type=int, default=60)
+    parser.add_argument("--only", default="import,queries,load,maps", help="comma-separated sections (default: all)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     server = Server.local()
@@ -106,7 +107,36 @@ def main(argv: list[str] | None = None) -> int:
         )
     lines.append("")
 
-    print("import benchmark …", flush=True)
+    shown = 0
+
+    def progress(label: str) -> None:
+        nonlocal shown
+        print("\n".join(lines[shown:]), flush=True)  # what is measured so far, in case a later step fails
+        shown = len(lines)
+        print(f"{label} …", flush=True)
+
+    only = set(args.only.split(","))
+    if "import" in only:
+        progress("import benchmark")
+        lines += import_section(server)
+    if "queries" in only:
+        progress("queries")
+        lines += query_section(city, province, rules)
+    if "load" in only:
+        progress("API under load")
+        lines += load_section(city, province, args.load_seconds)
+    if "maps" in only:
+        progress("maps")
+        lines += maps_section(city, province)
+    lines.append(f"Whole run: {fmt(time.perf_counter() - started)} s.")
+    report = "\n".join(lines) + "\n"
+    (BENCH_DIR / "RESULTS.md").write_text(report)
+    print("\n".join(lines[shown:]))
+    return 0
+
+
+def import_section(server: Server) -> list[str]:
+    lines: list[str] = []
     loads = importing.run(server)
     ogr = next((x for x in loads if x.tool.startswith("ogr2ogr")), None)
     floor = next(x for x in loads if "floor" in x.tool)
@@ -123,7 +153,11 @@ def main(argv: list[str] | None = None) -> int:
         )
     lines.append("")
 
-    print("queries …", flush=True)
+    return lines
+
+
+def query_section(city: World, province: World, rules: RuleSet) -> list[str]:
+    lines: list[str] = []
     timings = queries.run(city.engine, rules, "city", rounds=5) + queries.run(province.engine, rules, "province", 1)
     lines += [
         "## Queries through the service (each district in turn; the whole area twice), beside the in-memory floor",
@@ -159,11 +193,15 @@ def main(argv: list[str] | None = None) -> int:
         "",
     ]
 
-    print("API under load …", flush=True)
+    return lines
+
+
+def load_section(city: World, province: World, seconds: int) -> list[str]:
+    lines: list[str] = []
     results = []
     for world in (city, province):
         codes = queries.districts(world.engine)
-        results.append(apiload.run(world, codes, seconds=args.load_seconds))
+        results.append(apiload.run(world, codes, seconds=seconds))
     lines += [
         "## API under load: 50 concurrent inspectors, today's plan and the inspection map for random districts",
         "",
@@ -177,7 +215,11 @@ def main(argv: list[str] | None = None) -> int:
         )
     lines.append("")
 
-    print("maps …", flush=True)
+    return lines
+
+
+def maps_section(city: World, province: World) -> list[str]:
+    lines: list[str] = []
     map_rows = []
     for world in (city, province):
         codes = queries.districts(world.engine)
@@ -200,11 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     for m in map_rows:
         lines.append(f"| {m.scale} | {m.page} | {m.bytes / 1024**2:.2f} | {fmt(m.load_ms)} | {m.features} |")
     lines.append("")
-    lines.append(f"Whole run: {fmt(time.perf_counter() - started)} s.")
-    report = "\n".join(lines) + "\n"
-    (BENCH_DIR / "RESULTS.md").write_text(report)
-    print(report)
-    return 0
+    return lines
 
 
 if __name__ == "__main__":

@@ -256,6 +256,9 @@ def today_map(data: TodayMapData, basemap: Basemap | None = None, *, inline_asse
         f"路线 {length_km:.1f} km</div>"
         f"<div>待查合计 Due in total: <b class='gs-total-due'>{data.total_due}</b></div>"
     )
+    shown = len(data.plan["features"]) + len(data.other_due)
+    if shown < data.total_due:
+        summary += f"<div>地图显示优先级最高的 {shown} 处 (the {shown} most urgent are drawn)</div>"
     return _finish(fmap, summary, inline_assets)
 
 

@@ -20,6 +20,7 @@ T = TypeVar("T")
 MAX_ENTRIES = 64
 
 _entries: OrderedDict[Hashable, object] = OrderedDict()
+_computing: dict[Hashable, threading.Lock] = {}
 _lock = threading.Lock()
 
 
@@ -30,17 +31,30 @@ def data_token(engine: Engine) -> str:
 
 
 def cached(engine: Engine, key: Hashable, make: Callable[[], T]) -> T:
-    """``make()``, or its earlier result for ``key`` if nothing was written since."""
+    """``make()``, or its earlier result for ``key`` if nothing was written since.
+
+    Concurrent requests for the same missing answer wait for the one computing it (single flight):
+    fifty inspectors opening the same district at once cost one computation, not fifty at once.
+    """
     full = (id(engine), data_token(engine), key)
     with _lock:
         if full in _entries:
             _entries.move_to_end(full)
             return _entries[full]  # type: ignore[return-value]
-    value = make()
-    with _lock:
-        _entries[full] = value
-        while len(_entries) > MAX_ENTRIES:
-            _entries.popitem(last=False)
+        gate = _computing.setdefault(full, threading.Lock())
+    with gate:
+        with _lock:
+            if full in _entries:
+                return _entries[full]  # type: ignore[return-value]
+        try:
+            value = make()
+            with _lock:
+                _entries[full] = value
+                while len(_entries) > MAX_ENTRIES:
+                    _entries.popitem(last=False)
+        finally:
+            with _lock:
+                _computing.pop(full, None)
     return value
 
 
