@@ -35,7 +35,9 @@ def test_today_map_in_a_real_browser(world: str, settings: Settings) -> None:
         assert page.locator(".gs-due.gs-violation").count() == sum(1 for e in EXPECTED_DUE if e[2])
         assert page.locator("path.gs-route").count() == 1
         assert page.locator(".gs-total-due").inner_text() == str(len(EXPECTED_DUE))
-        assert page.locator("path.gs-buffer").count() == 3 * 3  # three schools, rings of 200, 100 and 50 m
+        assert (
+            page.locator("path.gs-buffer").count() == 3
+        )  # rings of 200, 100 and 50 m, each dissolved over the schools
         assert "今日巡查" in page.locator(".gs-panel").inner_text()
         page.locator(".gs-due").first.click()
         popup = page.locator(".leaflet-popup-content")

@@ -174,7 +174,7 @@ def add_rings(fmap: folium.Map, rings: dict[float, list[dict[str, Any]]]) -> Non
                 "fillOpacity": 0.06,
                 "className": "gs-buffer",
             },
-            tooltip=folium.GeoJsonTooltip(fields=["name"], aliases=[f"{distance:.0f} m"]),
+            tooltip=folium.GeoJsonTooltip(fields=["schools"], aliases=[f"{distance:.0f} 米范围 · 学校数 schools"]),
         ).add_to(fmap)
 
 

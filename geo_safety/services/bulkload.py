@@ -51,7 +51,7 @@ class DirectLoad:
             if layer.assign_district:
                 self.sources.append("district_code")
                 targets.append("district_code")
-        self.keys: list[pd.Series] = []
+        self.key_chunks: list[pd.Series] = []
         self.districts: list[np.ndarray] = []
         self.rows = 0
         self.indexes = self._drop_secondary_indexes()
@@ -74,18 +74,22 @@ class DirectLoad:
             self.raw.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
         return [definition for _, definition in found]
 
-    def copy(self, frame: pd.DataFrame) -> None:
-        self.keys.append(frame[self.layer.key])
+    def encode(self, frame: pd.DataFrame) -> bytes:
+        """The chunk as COPY input (no database work: may run in another thread)."""
+        return to_copy_csv(frame, self.sources)
+
+    def write(self, frame: pd.DataFrame, data: bytes) -> None:
+        self.key_chunks.append(frame[self.layer.key])
         if "district_code" in frame.columns:
             self.districts.append(frame["district_code"].to_numpy())
         try:
-            self._copy.write(to_copy_csv(frame, self.sources))
+            self._copy.write(data)
         except pg_errors.Error as exc:
             raise self._rejected(exc) from exc
         self.rows += len(frame)
 
     def check_scope(self, allowed: tuple[str, ...], file_name: str) -> None:
-        for keys, codes in zip(self.keys, self.districts, strict=True):
+        for keys, codes in zip(self.key_chunks, self.districts, strict=True):
             outside = np.flatnonzero(~np.isin(codes, list(allowed)))
             if len(outside):
                 at = int(outside[0])
@@ -119,7 +123,7 @@ class DirectLoad:
 
     def _duplicate(self) -> ImportRejected:
         """Name the first row whose id was already used, and the row that used it (rows as in the file)."""
-        keys = pd.concat(self.keys)
+        keys = pd.concat(self.key_chunks)
         again = keys.duplicated(keep="first").to_numpy()
         if not again.any():
             return ImportRejected(self.file_name, "duplicate id", field=self.layer.key)

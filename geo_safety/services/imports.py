@@ -7,9 +7,13 @@ as before. Chunks are streamed, so memory stays bounded for millions of rows.
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from queue import Empty, Queue
 
 import pandas as pd
 import shapely
@@ -173,9 +177,8 @@ def _stream(
     """Validate and copy every chunk, check the caller's scope, then write: (inserted, updated, deleted)."""
     layer = validator.layer
     with tqdm(total=reader.total, unit=" rows", disable=not progress, desc=f"loading {layer.name}") as bar:
-        for chunk in reader.chunks():
-            frame = validator.convert(chunk)
-            staging.copy(frame)
+        for frame, data in _prepared(reader, validator, staging):
+            staging.write(frame, data)
             result.rows_read += len(frame)
             bar.update(len(frame))
     result.repaired = validator.repaired
@@ -188,6 +191,44 @@ def _stream(
         raise ImportRejected(reader.name, f"rejected by the database: {exc.diag.message_primary}") from exc
     _refresh_links(staging, layer, mode)
     return counts
+
+
+def _prepared(
+    reader: FileReader, validator: ChunkValidator, staging: _Staging | DirectLoad
+) -> Iterator[tuple[pd.DataFrame, bytes]]:
+    """Validated, encoded chunks, read and prepared in a second thread while this one feeds the database.
+
+    Reading, validation and encoding (GDAL, Arrow, shapely, numpy: mostly outside the GIL) overlap the
+    server's work on the previous chunk instead of waiting for it; at most two chunks wait in memory.
+    An error in the reader thread is raised here, where the transaction is.
+    """
+    queue: Queue[tuple[pd.DataFrame, bytes] | BaseException | None] = Queue(maxsize=2)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for chunk in reader.chunks():
+                if stop.is_set():
+                    return
+                frame = validator.convert(chunk)
+                queue.put((frame, staging.encode(frame)))
+            queue.put(None)
+        except BaseException as exc:  # handed to the consuming thread
+            queue.put(exc)
+
+    worker = threading.Thread(target=produce, name="import-reader", daemon=True)
+    worker.start()
+    try:
+        while (item := queue.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():  # let a blocked producer finish
+            with suppress(Empty):
+                queue.get(timeout=0.1)
+        worker.join()
 
 
 def _refresh_links(staging: _Staging | DirectLoad, layer: LayerSpec, mode: str) -> None:
@@ -218,9 +259,11 @@ class _Staging:
         definition = sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in columns)
         self.raw.execute(sql.SQL("CREATE TEMP TABLE staging ({}) ON COMMIT DROP").format(definition))
 
-    def copy(self, frame: pd.DataFrame) -> None:
-        out = frame.assign(row_no=frame.index.to_numpy())
-        data = to_copy_csv(out, self.columns)
+    def encode(self, frame: pd.DataFrame) -> bytes:
+        """The chunk as COPY input, with its row numbers (no database work: may run in another thread)."""
+        return to_copy_csv(frame.assign(row_no=frame.index.to_numpy()), self.columns)
+
+    def write(self, frame: pd.DataFrame, data: bytes) -> None:
         statement = sql.SQL("COPY staging ({}) FROM STDIN (FORMAT csv)").format(
             sql.SQL(", ").join(map(sql.Identifier, self.columns))
         )

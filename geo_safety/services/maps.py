@@ -59,7 +59,7 @@ def today_map_html(
         outline = _features(conn.execute(queries.district_outline(), {"districts": scope}), ("code", "name"))
         rings = {
             distance: _features(
-                conn.execute(queries.school_buffers(), {"districts": scope, "distance_m": distance}), ("id", "name")
+                conn.execute(queries.school_buffers(), {"districts": scope, "distance_m": distance}), ("schools",)
             )
             for distance in rules.distances_m
         }
