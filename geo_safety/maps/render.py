@@ -314,22 +314,6 @@ def risk_colour(score: float, breaks: list[float]) -> str:
     return styles.RISK_COLOURS[-1]
 
 
-def hotspot_popup(props: dict[str, Any]) -> str:
-    missing = "、".join(styles.MISSING_CN.get(m, m) for m in props["missing"])
-    rows: list[tuple[str, object]] = [
-        ("水域 Zone", f"{props['name']}（{styles.HAZARD_KIND_CN.get(props['kind'], props['kind'])}）"),
-        ("缺少 Missing", missing),
-        ("风险 Risk score", f"{props['risk_score']:.1f}"),
-        ("附近学校 Schools", f"{props['schools_within']} 所，学生 {props['students_within']} 人"),
-        ("最近学校 Nearest", f"{props['nearest_school_name']}（{props['distance_m']:.0f} m）"),
-        ("责任单位 Unit", props.get("responsible_unit")),
-        ("责任人 Person", props.get("responsible_person") or "未明确 none named"),
-        ("电话 Phone", props.get("phone")),
-        ("编号 ID", props["hazard_id"]),
-    ]
-    return _popup_table([(k, v) for k, v in rows if v is not None])
-
-
 def hotspots_map(
     hotspots: dict[str, Any],
     rings: list[dict[str, Any]],
@@ -439,26 +423,30 @@ def district_map(data: DistrictMapData, basemap: Basemap | None, *, inline_asset
     ):
         if features:
             due_points_layer(features, name, lambda _, c=marker_class: c).add_to(fmap)
-    schools = folium.FeatureGroup(name="学校（安防达标情况）Schools by security compliance")
+    compact = []
     for feature in data.schools:
         props = feature["properties"]
-        lon, lat = feature["geometry"]["coordinates"]
         lacking = [SECURITY_CN[k] for k in SECURITY_CN if not props[k]]
         colour = "#1e8449" if not lacking else ("#d68910" if len(lacking) == 1 else "#922b21")
-        text_ = f"{props['name']}（{props['students']} 人）<br>" + (
-            "四项达标 all four items" if not lacking else "缺 lacks: " + "、".join(lacking)
+        compact.append(
+            {
+                "type": "Feature",
+                "geometry": feature["geometry"],
+                "properties": {
+                    "name": f"{props['name']}（{props['students']} 人）",
+                    "security": "四项达标 all four items" if not lacking else "缺 lacks: " + "、".join(lacking),
+                    "_fill": colour,
+                },
+            }
         )
-        folium.CircleMarker(
-            [lat, lon],
-            radius=6,
-            color="#fff",
-            weight=2,
-            fill_color=colour,
-            fill_opacity=1,
-            popup=folium.Popup(text_, max_width=260),
-            class_name="gs-school-marker",
-        ).add_to(schools)
-    schools.add_to(fmap)
+    if compact:
+        folium.GeoJson(
+            {"type": "FeatureCollection", "features": compact},
+            name="学校（安防达标情况）Schools by security compliance",
+            marker=folium.CircleMarker(radius=6, color="#fff", weight=2, fill_opacity=1),
+            style_function=lambda f: {"fillColor": f["properties"]["_fill"], "className": "gs-school-marker"},
+            popup=folium.GeoJsonPopup(fields=["name", "security"], aliases=["学校 School", "安防 Security"]),
+        ).add_to(fmap)
     rows = [("dot", c, f"隐患风险 risk class {i + 1}") for i, c in enumerate(styles.RISK_COLOURS)]
     rows += [
         ("ring", styles.VIOLATION_COLOUR, "违规场所 violation"),
@@ -475,37 +463,73 @@ def district_map(data: DistrictMapData, basemap: Basemap | None, *, inline_asset
     return fmap
 
 
+_HOTSPOT_FIELDS = (
+    ("zone", "水域 Zone"),
+    ("missing_cn", "缺少 Missing"),
+    ("risk", "风险 Risk score"),
+    ("schools", "附近学校 Schools"),
+    ("nearest", "最近学校 Nearest"),
+    ("unit", "责任单位 Unit"),
+    ("person", "责任人 Person"),
+    ("phone_no", "电话 Phone"),
+    ("hazard_id", "编号 ID"),
+)
+
+
 def _add_hotspots(fmap: folium.Map, features: list[dict[str, Any]]) -> list[float]:
+    """Hotspot shapes and, at their centres, markers sized by risk class: two layers, one popup template.
+
+    One folium layer per hotspot repeated the popup's HTML and JavaScript hundreds of times per district.
+    """
     breaks = risk_breaks([f["properties"]["risk_score"] for f in features])
-    layer = folium.FeatureGroup(name="溺水隐患点 Drowning hotspots")
+    shapes, markers = [], []
     for feature in features:
-        colour = risk_colour(feature["properties"]["risk_score"], breaks)
-        popup = hotspot_popup(feature["properties"])
-        folium.GeoJson(
-            feature,
-            style_function=lambda _, c=colour: {
-                "color": "#4a0010",
-                "weight": 1,
-                "fillColor": c,
-                "fillOpacity": 0.8,
-                "className": "gs-hotspot",
-            },
-            popup=folium.Popup(popup, max_width=340),
-            tooltip=feature["properties"]["name"],
-        ).add_to(layer)
+        props = feature["properties"]
+        colour = risk_colour(props["risk_score"], breaks)
+        shown = {
+            "zone": f"{props['name']}（{styles.HAZARD_KIND_CN.get(props['kind'], props['kind'])}）",
+            "missing_cn": "、".join(styles.MISSING_CN.get(m, m) for m in props["missing"]),
+            "risk": f"{props['risk_score']:.1f}",
+            "schools": f"{props['schools_within']} 所，学生 {props['students_within']} 人",
+            "nearest": f"{props['nearest_school_name']}（{props['distance_m']:.0f} m）",
+            "unit": props.get("responsible_unit") or "—",
+            "person": props.get("responsible_person") or "未明确 none named",
+            "phone_no": props.get("phone") or "—",
+            "hazard_id": props["hazard_id"],
+            "_fill": colour,
+            "_radius": 5 + 2 * styles.RISK_COLOURS.index(colour),
+        }
+        shapes.append({"type": "Feature", "geometry": feature["geometry"], "properties": shown})
         # a small pond is a speck at district scale: a marker sized by risk class keeps it visible
         point = shapely.point_on_surface(shapely.geometry.shape(feature["geometry"]))
-        rank = styles.RISK_COLOURS.index(colour)
-        folium.CircleMarker(
-            [point.y, point.x],
-            radius=5 + 2 * rank,
-            color="#4a0010",
-            weight=1,
-            fill_color=colour,
-            fill_opacity=0.9,
-            class_name="gs-hotspot-marker",
-            popup=folium.Popup(popup, max_width=340),
-        ).add_to(layer)
+        centre = {"type": "Point", "coordinates": [round(point.x, 6), round(point.y, 6)]}
+        markers.append({"type": "Feature", "geometry": centre, "properties": shown})
+    if not features:
+        return breaks
+    popup = {"fields": [k for k, _ in _HOTSPOT_FIELDS], "aliases": [a for _, a in _HOTSPOT_FIELDS]}
+    layer = folium.FeatureGroup(name="溺水隐患点 Drowning hotspots")
+    folium.GeoJson(
+        {"type": "FeatureCollection", "features": shapes},
+        style_function=lambda f: {
+            "color": "#4a0010",
+            "weight": 1,
+            "fillColor": f["properties"]["_fill"],
+            "fillOpacity": 0.8,
+            "className": "gs-hotspot",
+        },
+        popup=folium.GeoJsonPopup(**popup),
+        tooltip=folium.GeoJsonTooltip(fields=["zone"], labels=False),
+    ).add_to(layer)
+    folium.GeoJson(
+        {"type": "FeatureCollection", "features": markers},
+        marker=folium.CircleMarker(color="#4a0010", weight=1, fill_opacity=0.9),
+        style_function=lambda f: {
+            "fillColor": f["properties"]["_fill"],
+            "radius": f["properties"]["_radius"],
+            "className": "gs-hotspot-marker",
+        },
+        popup=folium.GeoJsonPopup(**popup),
+    ).add_to(layer)
     layer.add_to(fmap)
     return breaks
 
