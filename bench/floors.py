@@ -90,13 +90,14 @@ def due_floor(layers: Layers, rules: RuleSet, day: date) -> tuple[set[str], floa
     dist = shapely.distance(layers.premise_xy[pi], layers.school_geoms[si])
     cats = p["category"].to_numpy()[pi]
     kg = layers.schools["kind"].to_numpy()[si] == "kindergarten"
-    kg_m = np.array([_rule(rules, c, True) for c in cats])
-    other_m = np.array([_rule(rules, c, False) for c in cats])
+    kg_m = pd.Series(cats).map({c: _rule(rules, c, True) for c in rules.rules}).to_numpy(dtype=float)
+    other_m = pd.Series(cats).map({c: _rule(rules, c, False) for c in rules.rules}).to_numpy(dtype=float)
     rule_m = np.where(kg, kg_m, other_m)
     inside = ~np.isnan(rule_m) & (dist <= rule_m) & (p["status"].to_numpy()[pi] == "open")
     ids = np.unique(p["id"].to_numpy()[pi[inside]])
     last = layers.last_premise.reindex(ids)
-    intervals = np.array([rules.rules[c].interval_days for c in p.set_index("id").loc[ids, "category"]])
+    category = pd.Series(p["category"].to_numpy(), index=p["id"].to_numpy()).reindex(ids)
+    intervals = category.map({c: r.interval_days for c, r in rules.rules.items()}).to_numpy(dtype=float)
     never = last["result"].isna().to_numpy()
     gone = last["result"].isin(["closed", "not_found"]).to_numpy()
     last_on = pd.to_datetime(last["on_day"])

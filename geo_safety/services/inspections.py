@@ -15,7 +15,7 @@ from geo_safety.errors import Forbidden, InvalidInput, NotFound, OutsideServiceA
 from geo_safety.routing import plan_route
 from geo_safety.rules import GUARD_MEASURES, LOCAL_TZ, InspectionResult
 from geo_safety.ruleset import RuleSet
-from geo_safety.services import links
+from geo_safety.services import cache, links
 from geo_safety.services.audit import Actor, record, set_actor
 from geo_safety.services.imports import load_service_area
 from geo_safety.services.users import Principal
@@ -127,8 +127,25 @@ def today_plan(
     With ``within_m`` only premises that close to ``start`` are planned (a day's reach on foot or by bike).
     """
     _check_plan(limit, start, within_m)
-    collection = due(engine, rules, day, districts, limit=limit if within_m is None else MAX_PAGE)
+    if within_m is None and limit <= SHARED_DUE:
+        collection = shared_due(engine, rules, day, districts)
+    else:
+        collection = due(engine, rules, day, districts, limit=MAX_PAGE)
     return plan_from(collection, limit, start, within_m)
+
+
+#: How much of a district's due list today's plan and the inspection map share (highest priority first).
+SHARED_DUE = 1000
+
+
+def shared_due(engine: Engine, rules: RuleSet, day: date, districts: tuple[str, ...] | None) -> dict[str, Any]:
+    """The first ``SHARED_DUE`` of the due list, computed once per data version for the plan and the map.
+
+    Callers must not change it (``plan_from`` copies what it changes).
+    """
+    return cache.cached(
+        engine, ("due", id(rules), day, districts), lambda: due(engine, rules, day, districts, limit=SHARED_DUE)
+    )
 
 
 def _check_plan(limit: int, start: tuple[float, float] | None, within_m: float | None) -> None:

@@ -34,7 +34,7 @@ def _features(rows: Any, props: tuple[str, ...]) -> list[dict[str, Any]]:
 
 #: Premises drawn on one map, highest priority first (violations lead): a district at province scale has
 #: 50,000 due, which made 9 MB pages that took 25 s to open; the totals are still shown in full.
-MAP_POINTS = 1000
+MAP_POINTS = inspections.SHARED_DUE
 
 
 def today_map_html(
@@ -52,7 +52,7 @@ def today_map_html(
     """The inspector's map of ``day``: boundary, rule rings, schools, the numbered route and the rest due."""
     scope = list(districts) if districts else None
     tiles = basemap(settings.tiles, settings.tianditu_key)
-    everything = inspections.due(engine, rules, day, districts, limit=MAP_POINTS)
+    everything = inspections.shared_due(engine, rules, day, districts)  # the same list as today's plan
     plan = inspections.plan_from(everything, limit, start, within_m)  # one due query serves both
     planned = {f["id"] for f in plan["features"]}
     with engine.connect() as conn:
