@@ -26,8 +26,8 @@ PREMISE_REACH_M = 500.0
 #: Water zone–school pairs kept: covers hotspot radii up to this (larger radii are measured live).
 HAZARD_REACH_M = 1000.0
 _BAND_DEG = 1.0
-_M_PER_DEG = 110_000.0
-_EARTH_RADIUS_M = 6_371_000.0  # a little under the shortest degree of latitude: margins err on the wide side
+_M_PER_DEG = 110_000.0  # a little under the shortest degree of latitude: margins err on the wide side
+_EARTH_RADIUS_M = 6_371_000.0
 
 
 @lru_cache(maxsize=64)

@@ -74,7 +74,7 @@ _POINT_FIELDS = (
 )
 
 
-def due_points_layer(features: list[dict[str, Any]], name: str, class_of: Any) -> folium.GeoJson:
+def due_points_layer(features: list[dict[str, Any]], name: str, marker_class: str) -> folium.GeoJson:
     """Many due premises as one GeoJSON layer: compact properties, one shared popup template.
 
     One folium marker per premise repeated its popup HTML and JavaScript thousands of times (several MB
@@ -99,7 +99,6 @@ def due_points_layer(features: list[dict[str, Any]], name: str, class_of: Any) -
                     "id": props["target_id"],
                     "_fill": styles.REASON_COLOUR.get(props.get("reason") or "", "#95a5a6"),
                     "_edge": styles.VIOLATION_COLOUR if props["violation"] else "#fff",
-                    "_class": class_of(props),
                 },
             }
         )
@@ -110,7 +109,7 @@ def due_points_layer(features: list[dict[str, Any]], name: str, class_of: Any) -
         style_function=lambda f: {
             "fillColor": f["properties"]["_fill"],
             "color": f["properties"]["_edge"],
-            "className": f["properties"]["_class"],
+            "className": marker_class,
         },
         popup=folium.GeoJsonPopup(fields=[k for k, _ in _POINT_FIELDS], aliases=[a for _, a in _POINT_FIELDS]),
     )
@@ -234,7 +233,7 @@ def add_plan(fmap: folium.Map, plan: dict[str, Any], other_due: list[dict[str, A
         ).add_to(stops)
     stops.add_to(fmap)
     if other_due:
-        due_points_layer(other_due, "其他待查场所 Other due premises", lambda _: "gs-other-due").add_to(fmap)
+        due_points_layer(other_due, "其他待查场所 Other due premises", "gs-other-due").add_to(fmap)
 
 
 def today_map(data: TodayMapData, basemap: Basemap | None = None, *, inline_assets: bool = False) -> folium.Map:
@@ -422,7 +421,7 @@ def district_map(data: DistrictMapData, basemap: Basemap | None, *, inline_asset
         ([f for f in shown if not f["properties"]["violation"]], "待查场所 Premises due", "gs-due-marker"),
     ):
         if features:
-            due_points_layer(features, name, lambda _, c=marker_class: c).add_to(fmap)
+            due_points_layer(features, name, marker_class).add_to(fmap)
     compact = []
     for feature in data.schools:
         props = feature["properties"]

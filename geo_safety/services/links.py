@@ -2,8 +2,9 @@
 
 Each refresh deletes the links of the features it is given and computes them anew against every
 school (``proximity.pairs_within``); a change of schools refreshes the features linked to them before
-and those within reach of them after. Rows travel by ``COPY`` both ways: a million premises are
-linked in a few seconds.
+and those within reach of them after. Rows travel by ``COPY`` both ways. Linking a million premises
+to 20,000 schools took ~40 s in the benchmarks (bench/RESULTS.md): most of it the nearest-school
+search and writing 1.6 million links into their indexed table.
 """
 
 from __future__ import annotations
@@ -130,6 +131,8 @@ def refresh_around_schools(raw: PgConnection, school_ids: Sequence[str] | None =
         refresh_all(raw)
         return
     ids = list(school_ids)
+    # the footprint's box widened by the reach in degrees (≥ 110 km a degree of latitude, ≥ 110 km·cos φ of
+    # longitude), so the geometry index finds every feature that may lie within reach (and a few more)
     near = """SELECT DISTINCT f.id FROM {table} f JOIN schools s ON f.geom && ST_Expand(
                   coalesce(s.campus, s.geom),
                   %(reach)s / (110000 * cos(radians(least(89, greatest(abs(ST_YMin(coalesce(s.campus, s.geom))),

@@ -118,8 +118,6 @@ class FileReader:
         except ImportRejected:
             raise
         except Exception as exc:  # pyogrio raises several GDAL-derived types
-            if isinstance(exc, GeneratorExit):
-                raise
             raise ImportRejected(
                 self.name, f"cannot read rows from {start + 1} on: {_gdal_message(exc)}", row=start + 1
             ) from exc

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
@@ -14,7 +13,7 @@ from geo_safety.crs import Datum
 from geo_safety.errors import InvalidInput
 from geo_safety.rules import InspectionResult, today_local
 from geo_safety.ruleset import RuleSet
-from geo_safety.services import cache, inspections
+from geo_safety.services import inspections
 from geo_safety.services.users import Principal
 
 router = APIRouter(prefix="/api/v1/inspections", tags=["inspections"])
@@ -72,14 +71,10 @@ def today(
 
         lon, lat = to_wgs84(origin[0], origin[1], start_datum)
         origin = (float(lon), float(lat))
-    day = day or today_local()
-    key = ("today", id(rules), day, scope, limit, origin, within_m)
-    plan = cache.cached(
-        engine,
-        key,
-        lambda: inspections.today_plan(engine, rules, day, scope, limit=limit, start=origin, within_m=within_m),
+    # the due list behind the plan is cached per district until the data changes (inspections.shared_due)
+    return inspections.today_plan(
+        engine, rules, day or today_local(), scope, limit=limit, start=origin, within_m=within_m
     )
-    return copy.deepcopy(plan)  # the cached answer stays as computed
 
 
 class Position(BaseModel):
