@@ -366,7 +366,7 @@ def test_who_may_edit(world, client: TestClient) -> None:
     assert client.post("/api/v1/hazards", headers=auth(world["hepu"]), json=body).status_code == 403
     refused = client.post("/api/v1/hazards", headers=auth(world["planner_tsg"]), json=body)
     assert refused.status_code == 403 and "450521" in refused.json()["detail"]
-    assert client.get("/api/v1/hazards/Z2", headers=auth(world["haicheng"])).status_code == 403
+    assert client.get("/api/v1/hazards/Z2", headers=auth(world["haicheng"])).status_code == 404  # as if missing
     assert client.get("/api/v1/hazards/Z2", headers=auth(world["hepu"])).status_code == 200
     assert client.post("/api/v1/hazards", json=body).status_code == 401
 

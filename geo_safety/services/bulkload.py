@@ -5,7 +5,8 @@ sorted, after the rows are in takes ~3 s, and skipping the staging table saves w
 twice. The index drop and rebuild are part of the import's single transaction, so a rejected file
 leaves the table and its indexes exactly as they were. The price: readers of that layer wait (the
 table is locked ``ACCESS EXCLUSIVE``) until the load commits; the table was empty anyway.
-Loads into a table that already holds rows go through the staging table (see ``imports``).
+Loads into a table that already holds rows, and every district-limited load (its rows are checked against the
+caller's write scope before any is written), go through the staging table (see ``imports``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from psycopg import Connection as PgConnection
 from psycopg import errors as pg_errors
 from psycopg import sql
 
-from geo_safety.errors import Forbidden, ImportRejected
+from geo_safety.errors import ImportRejected
 from geo_safety.layers import LayerSpec
 from geo_safety.services.copy_csv import to_copy_csv
 
@@ -52,7 +53,6 @@ class DirectLoad:
                 self.sources.append("district_code")
                 targets.append("district_code")
         self.key_chunks: list[pd.Series] = []
-        self.districts: list[np.ndarray] = []
         self.rows = 0
         self.indexes = self._drop_secondary_indexes()
         statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
@@ -80,23 +80,11 @@ class DirectLoad:
 
     def write(self, frame: pd.DataFrame, data: bytes) -> None:
         self.key_chunks.append(frame[self.layer.key])
-        if "district_code" in frame.columns:
-            self.districts.append(frame["district_code"].to_numpy())
         try:
             self._copy.write(data)
         except pg_errors.Error as exc:
             raise self._rejected(exc) from exc
         self.rows += len(frame)
-
-    def check_scope(self, allowed: tuple[str, ...], file_name: str) -> None:
-        for keys, codes in zip(self.key_chunks, self.districts, strict=True):
-            outside = np.flatnonzero(~np.isin(codes, list(allowed)))
-            if len(outside):
-                at = int(outside[0])
-                raise Forbidden(
-                    f"{file_name}, row {keys.index[at]}, id {keys.iloc[at]!r}: lies in district {codes[at]}, "
-                    f"outside your districts ({', '.join(allowed)}). Nothing was loaded."
-                )
 
     def abort(self) -> None:
         """End an open COPY with a failure message, so the transaction can roll back."""

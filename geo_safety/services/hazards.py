@@ -1,4 +1,8 @@
-"""Water hazard zones that planners keep: validated writes, optimistic versions, soft delete, full history."""
+"""Water hazard zones that planners keep: validated writes, optimistic versions, soft delete, full history.
+
+Who may write where is decided in :mod:`geo_safety.services.scope`, the same check file imports go through.
+A zone in a district the caller may not see answers exactly like an id that does not exist (404).
+"""
 
 from __future__ import annotations
 
@@ -25,7 +29,7 @@ from geo_safety.errors import (
 )
 from geo_safety.layers import get_layer
 from geo_safety.ruleset import RuleSet
-from geo_safety.services import links
+from geo_safety.services import links, scope
 from geo_safety.services.audit import Actor, record, set_actor
 from geo_safety.services.imports import load_service_area
 from geo_safety.services.users import Principal
@@ -73,12 +77,27 @@ def _validate(
     return clean, wgs, str(row["district_code"]), report
 
 
-def _check_scope(user: Principal, district: str) -> None:
-    if not user.covers(district):
-        raise Forbidden(f"the zone lies in district {district}, outside your districts")
+def _missing(hazard_id: str) -> NotFound:
+    """The one answer for an id that does not exist and for a zone the caller may not see."""
+    return NotFound(f"no water hazard with id {hazard_id!r}")
 
 
-def _feature(conn: Connection, rules: RuleSet, hazard_id: str, day: date) -> dict[str, Any]:
+def _check_write(
+    conn: Connection, write_scope: scope.WriteScope, hazard_id: str | None, geom: shapely.Geometry, district: str
+) -> None:
+    """The shared scope check (see ``scope``) of one zone's stored row and its new geometry and district."""
+    refusal = scope.check_feature(
+        conn.connection.driver_connection, write_scope, LAYER, hazard_id, shapely.to_wkb(geom), district
+    )
+    if refusal is None:
+        return
+    if refusal.kind == "stored":
+        raise _missing(str(hazard_id))
+    raise Forbidden(refusal.reason(write_scope))
+
+
+def _feature(conn: Connection, rules: RuleSet, hazard_id: str, day: date, user: Principal) -> dict[str, Any]:
+    """The live zone ``hazard_id`` as ``user`` may see it; 404 when missing, deleted, or in a district not theirs."""
     row = (
         conn.execute(
             text(
@@ -91,8 +110,8 @@ def _feature(conn: Connection, rules: RuleSet, hazard_id: str, day: date) -> dic
         .mappings()
         .one_or_none()
     )
-    if row is None:
-        raise NotFound(f"no water hazard with id {hazard_id!r}")
+    if row is None or not user.covers(row["district_code"]):
+        raise _missing(hazard_id)
     if row["deleted_at"] is not None:
         raise NotFound(f"water hazard {hazard_id} was deleted on {row['deleted_at']:%Y-%m-%d}; see its history")
     facts = {**rules.day_facts(day), "districts": [row["district_code"]]}
@@ -107,9 +126,7 @@ def _feature(conn: Connection, rules: RuleSet, hazard_id: str, day: date) -> dic
 
 def get(engine: Engine, rules: RuleSet, user: Principal, hazard_id: str, day: date) -> dict[str, Any]:
     with engine.connect() as conn:
-        feature = _feature(conn, rules, hazard_id, day)
-    _check_scope(user, feature["properties"]["district_code"])
-    return feature
+        return _feature(conn, rules, hazard_id, day, user)
 
 
 def create(
@@ -123,9 +140,10 @@ def create(
     repair: bool,
     day: date,
 ) -> dict[str, Any]:
+    write_scope = scope.of_user(user, "edit_hazards")
     with engine.begin() as conn:
         values, geom, district, report = _validate(conn, properties, geometry, datum, repair)
-        _check_scope(user, district)
+        _check_write(conn, write_scope, None, geom, district)
         set_actor(conn, actor)  # before the INSERT, for the history trigger
         hazard_id = conn.execute(
             text(
@@ -138,7 +156,7 @@ def create(
         ).scalar_one()
         record(conn, actor, "hazard.create", "water_hazard", hazard_id, {"name": values["name"]})
         links.refresh_hazards(conn.connection.driver_connection, [hazard_id])
-        feature = _feature(conn, rules, hazard_id, day)
+        feature = _feature(conn, rules, hazard_id, day, user)
     if report:
         feature["repaired"] = report
     return feature
@@ -160,20 +178,20 @@ def update(
     precondition: bool = False,
 ) -> dict[str, Any]:
     """Apply ``changes`` if the zone is still at ``version``; otherwise 409/412 with the current version."""
+    write_scope = scope.of_user(user, "edit_hazards")
     if version is None:
         raise VersionRequired("say which version you edited: an If-Match header or a 'version' field")
     unknown = set(changes) - set(EDITABLE)
     if unknown:
         raise InvalidInput(f"unknown or read-only properties: {', '.join(sorted(unknown))}")
     with engine.begin() as conn:
-        current = _feature(conn, rules, hazard_id, day)
-        _check_scope(user, current["properties"]["district_code"])
+        current = _feature(conn, rules, hazard_id, day, user)
         merged = {**{k: current["properties"][k] for k in EDITABLE}, **changes}
         if geometry is None:  # the stored geometry is WGS84 already
             values, geom, district, report = _validate(conn, merged, current["geometry"], Datum.WGS84, False)
         else:
             values, geom, district, report = _validate(conn, merged, geometry, datum, repair)
-        _check_scope(user, district)
+        _check_write(conn, write_scope, hazard_id, geom, district)
         record(
             conn,
             actor,
@@ -195,7 +213,7 @@ def update(
         if updated is None:
             _stale(conn, hazard_id, version, precondition)
         links.refresh_hazards(conn.connection.driver_connection, [hazard_id])
-        feature = _feature(conn, rules, hazard_id, day)
+        feature = _feature(conn, rules, hazard_id, day, user)
     if report:
         feature["repaired"] = report
     return feature
@@ -214,25 +232,27 @@ def _stale(conn: Connection, hazard_id: str, version: int, precondition: bool) -
 def delete(
     engine: Engine, user: Principal, actor: Actor, hazard_id: str, version: int | None, *, precondition: bool = False
 ) -> None:
-    """Soft delete: the zone leaves maps and queries; it and its history stay in the database."""
+    """Soft delete of the version read (like ``update``): the zone leaves maps and queries; it and its history stay."""
+    write_scope = scope.of_user(user, "edit_hazards")
     with engine.begin() as conn:
         row = conn.execute(
             text("SELECT district_code, version FROM water_hazards WHERE id = :id AND deleted_at IS NULL"),
             {"id": hazard_id},
         ).one_or_none()
-        if row is None:
-            raise NotFound(f"no water hazard with id {hazard_id!r}")
-        _check_scope(user, row.district_code)
-        record(conn, actor, "hazard.delete", "water_hazard", hazard_id, {"version": row.version})
+        if row is None or not user.covers(row.district_code) or not write_scope.covers(row.district_code):
+            raise _missing(hazard_id)
+        if version is None:
+            raise VersionRequired("say which version you delete: an If-Match header or a 'version' parameter")
+        record(conn, actor, "hazard.delete", "water_hazard", hazard_id, {"version": version})
         deleted = conn.execute(
             text(
                 "UPDATE water_hazards SET deleted_at = now(), version = version + 1 WHERE id = :id "
-                "AND deleted_at IS NULL AND (CAST(:version AS integer) IS NULL OR version = :version) RETURNING id"
+                "AND deleted_at IS NULL AND version = :version AND district_code = :district RETURNING id"
             ),
-            {"id": hazard_id, "version": version},
+            {"id": hazard_id, "version": version, "district": row.district_code},
         ).scalar_one_or_none()
         if deleted is None:
-            _stale(conn, hazard_id, version or 0, precondition)
+            _stale(conn, hazard_id, version, precondition)
         links.refresh_hazards(conn.connection.driver_connection, [hazard_id])
 
 
@@ -249,9 +269,8 @@ def history(engine: Engine, user: Principal, hazard_id: str) -> list[dict[str, A
             .mappings()
             .all()
         )
-    if not rows:
-        raise NotFound(f"no water hazard with id {hazard_id!r}")
-    _check_scope(user, rows[-1]["new_values"]["district_code"])
+    if not rows or not user.covers(rows[-1]["new_values"]["district_code"]):
+        raise _missing(hazard_id)
     out = []
     for row in rows:
         old, new = row["old_values"] or {}, row["new_values"]

@@ -14,6 +14,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Empty, Queue
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import shapely
@@ -26,12 +27,16 @@ from geo_safety.area import ServiceArea
 from geo_safety.crs import Datum, parse_datum
 from geo_safety.errors import Forbidden, ImportRejected, InvalidInput
 from geo_safety.layers import LayerSpec, get_layer
-from geo_safety.services import links
+from geo_safety.services import links, scope
 from geo_safety.services.audit import Actor, record, set_actor
 from geo_safety.services.bulkload import DirectLoad, direct_load_applies
 from geo_safety.services.copy_csv import to_copy_csv
 from geo_safety.services.readers import FileReader
+from geo_safety.services.scope import WriteScope
 from geo_safety.services.validate import ChunkValidator
+
+if TYPE_CHECKING:
+    from geo_safety.services.users import Principal
 
 MODES = ("append", "upsert", "replace")
 _SQL_TYPES = {
@@ -93,10 +98,15 @@ def load_file(
     progress: bool = False,
     actor: Actor | None = None,
     allowed_districts: tuple[str, ...] | None = None,
+    user: Principal | None = None,
 ) -> ImportResult:
     """Load ``path`` into ``layer_name``; raises :class:`ImportRejected` and changes nothing on bad input.
 
-    ``allowed_districts`` (``None``: all) limits where the features may lie, for district-scoped users.
+    Who may write what is decided by :mod:`geo_safety.services.scope`, as for every other write: ``user``
+    (its role and districts), else ``allowed_districts`` (the districts the caller may write in), else neither:
+    the machine operator on the command line, who may write the whole city. A district-limited load may
+    only write rows of its districts (no other district's ids, no zone reaching outside), and ``replace``
+    removes only rows of its districts.
     """
     actor = actor or Actor.command_line()
     started = time.perf_counter()
@@ -110,6 +120,7 @@ def load_file(
         raise InvalidInput(f"unknown mode {mode!r}; use one of: {', '.join(MODES)}")
     if layer.name == "inspections" and mode != "append":
         raise InvalidInput("inspection records are a ledger: they can only be appended (--mode append)")
+    write_scope = scope.for_import(layer, user, allowed_districts)
     reader = FileReader(path, chunk_rows=chunk_rows, encoding=encoding)
     result = ImportResult(layer.name, reader.name, datum.value, mode)
     with engine.begin() as conn:
@@ -117,11 +128,13 @@ def load_file(
         area = load_service_area(conn) if layer.assign_district else None
         validator = ChunkValidator(reader.name, layer, datum, area, rename=rename or {}, repair=repair)
         raw = conn.connection.driver_connection
+        # a district-limited load goes through the staging table, where its rows are checked before any is written
+        direct = write_scope.unrestricted and direct_load_applies(raw, layer)
         staging: _Staging | DirectLoad = (
-            DirectLoad(raw, layer, reader.name) if direct_load_applies(raw, layer) else _Staging(conn, layer)
+            DirectLoad(raw, layer, reader.name) if direct else _Staging(conn, layer, write_scope)
         )
         try:
-            inserted, updated, deleted = _stream(reader, validator, staging, result, mode, allowed_districts, progress)
+            inserted, updated, deleted = _stream(reader, validator, staging, result, mode, write_scope, progress)
         except BaseException:
             staging.abort()  # a COPY still open must be ended before the transaction can roll back
             raise
@@ -171,7 +184,7 @@ def _stream(
     staging: _Staging | DirectLoad,
     result: ImportResult,
     mode: str,
-    allowed_districts: tuple[str, ...] | None,
+    write_scope: WriteScope,
     progress: bool,
 ) -> tuple[int, int, int]:
     """Validate and copy every chunk, check the caller's scope, then write: (inserted, updated, deleted)."""
@@ -183,8 +196,8 @@ def _stream(
             bar.update(len(frame))
     result.repaired = validator.repaired
     result.ignored_columns = sorted(validator.ignored_columns)
-    if allowed_districts is not None and layer.assign_district:
-        staging.check_scope(allowed_districts, reader.name)
+    if isinstance(staging, _Staging):  # a direct load is unrestricted (see load_file)
+        scope.check_file(staging.raw, write_scope, layer, reader.name)
     try:
         counts = staging.apply(mode, reader.name)
     except pg_errors.IntegrityError as exc:  # a rule only the database knows (should be rare)
@@ -247,8 +260,8 @@ def _refresh_links(staging: _Staging | DirectLoad, layer: LayerSpec, mode: str) 
 class _Staging:
     """A temporary table shaped like the file's canonical columns, filled by COPY."""
 
-    def __init__(self, conn: Connection, layer: LayerSpec) -> None:
-        self.conn, self.layer = conn, layer
+    def __init__(self, conn: Connection, layer: LayerSpec, write_scope: WriteScope) -> None:
+        self.conn, self.layer, self.scope = conn, layer, write_scope
         self.raw = conn.connection.driver_connection  # the psycopg connection, same transaction
         columns = [("row_no", "integer")] + [(f.name, _SQL_TYPES[f.kind]) for f in layer.fields]
         if layer.geometry:
@@ -277,17 +290,6 @@ class _Staging:
         """The ids in the file (after ``apply``: every row written)."""
         query = sql.SQL("SELECT {} FROM staging").format(sql.Identifier(self.layer.key))
         return [row[0] for row in self.raw.execute(query)]
-
-    def check_scope(self, allowed: tuple[str, ...], file_name: str) -> None:
-        outside = self.raw.execute(
-            "SELECT row_no, id, district_code FROM staging WHERE district_code <> ALL(%s) ORDER BY row_no LIMIT 1",
-            (list(allowed),),
-        ).fetchone()
-        if outside:
-            raise Forbidden(
-                f"{file_name}, row {outside[0]}, id {outside[1]!r}: lies in district {outside[2]}, "
-                f"outside your districts ({', '.join(allowed)}). Nothing was loaded."
-            )
 
     def _first(self, query: str) -> tuple | None:
         return self.raw.execute(query).fetchone()
@@ -358,27 +360,41 @@ class _Staging:
             updates.append("updated_at = now()")
         if table == "water_hazards":
             updates += [f"version = {table}.version + 1", "deleted_at = NULL"]
-        inserted, updated = self._first(
+        # the stored rows were checked against the caller's scope (scope.check_file); the condition here also
+        # keeps a row another session moved out of it meanwhile from being taken over
+        stored_in_scope, stored_params = self.scope.rows_sql(f"{table}.district_code")
+        inserted, updated, total = self.raw.execute(
             f"""WITH written AS (
                     INSERT INTO {table} ({column_list}) SELECT {source_list} FROM staging
-                    ON CONFLICT ({key}) DO UPDATE SET {", ".join(updates)}
+                    ON CONFLICT ({key}) DO UPDATE SET {", ".join(updates)} WHERE {stored_in_scope}
                     RETURNING (xmax = 0) AS is_new)
-                SELECT count(*) FILTER (WHERE is_new), count(*) FILTER (WHERE NOT is_new) FROM written"""
-        )
+                SELECT count(*) FILTER (WHERE is_new), count(*) FILTER (WHERE NOT is_new),
+                       (SELECT count(*) FROM staging) FROM written""",
+            stored_params or None,
+        ).fetchone()
+        if inserted + updated != total:
+            raise Forbidden(
+                f"{file_name}: a row of another district was changed while the file loaded; "
+                "load it again. Nothing was loaded."
+            )
         deleted = 0
         if mode == "replace":
             missing = f"NOT EXISTS (SELECT 1 FROM staging s WHERE s.{key} = {table}.{key})"
+            in_scope, scope_params = self.scope.rows_sql(f"{table}.district_code")  # only the caller's rows go
             if table == "water_hazards":  # hazards are never deleted: they leave maps and stay in history
                 deleted = self.raw.execute(
                     f"UPDATE {table} SET deleted_at = now(), version = version + 1 "
-                    f"WHERE deleted_at IS NULL AND {missing}"
+                    f"WHERE deleted_at IS NULL AND {missing} AND {in_scope}",
+                    scope_params or None,
                 ).rowcount
             else:
                 if table == "districts":
                     self._refuse_orphans(file_name)
                 try:
                     with self.raw.transaction():
-                        deleted = self.raw.execute(f"DELETE FROM {table} WHERE {missing}").rowcount
+                        deleted = self.raw.execute(
+                            f"DELETE FROM {table} WHERE {missing} AND {in_scope}", scope_params or None
+                        ).rowcount
                 except pg_errors.ForeignKeyViolation as exc:
                     raise ImportRejected(
                         file_name,

@@ -115,10 +115,21 @@ def delete_hazard(
     engine: EngineDep,
     user: PlannerDep,
     if_match: Annotated[str | None, Header()] = None,
+    version: Annotated[int | None, Query(ge=1, description="the version you read (or send If-Match)")] = None,
 ) -> None:
-    """Soft delete: the zone leaves maps and queries and stays in the history."""
-    version = _if_match(if_match)
-    hazards.delete(engine, user, actor_of(request, user), hazard_id, version, precondition=version is not None)
+    """Soft delete of the version you read: without If-Match or ``version`` 428; stale: 412 (If-Match) or 409.
+
+    The zone leaves maps and queries and stays in the history.
+    """
+    header_version = _if_match(if_match)
+    hazards.delete(
+        engine,
+        user,
+        actor_of(request, user),
+        hazard_id,
+        header_version if header_version is not None else version,
+        precondition=header_version is not None,
+    )
 
 
 @router.get("/hazards/{hazard_id}/history")
