@@ -224,7 +224,7 @@ def cmd_map(args: argparse.Namespace, settings: Settings) -> int:
             (args.district,) if args.district else None,
             limit=args.limit,
             inline_assets=True,
-        )
+        ).html
         Path(args.output).write_text(html, encoding="utf-8")
         print(f"wrote {args.output} ({len(html.encode()) / 1e6:.1f} MB, self-contained)")
         return 0
@@ -237,7 +237,7 @@ def _district_maps(args: argparse.Namespace, settings: Settings, engine, rules, 
     from sqlalchemy import text
     from tqdm import tqdm
 
-    from geo_safety.maps.render import district_map, overview_map, render_html
+    from geo_safety.maps.render import OVERVIEW_TITLE, district_map, district_title, overview_map, render_html
     from geo_safety.maps.tiles import basemap
     from geo_safety.services.maps import district_data, overview_data
 
@@ -257,7 +257,8 @@ def _district_maps(args: argparse.Namespace, settings: Settings, engine, rules, 
     for code in tqdm(codes, desc="district maps", unit=" district", disable=not sys.stderr.isatty()):
         data = district_data(engine, rules, day, code)
         target = out / f"district_{code}_{day}.html"
-        target.write_text(render_html(district_map(data, tiles, inline_assets=True)), encoding="utf-8")
+        page = render_html(district_map(data, tiles, inline_assets=True), district_title(data), tiles)
+        target.write_text(page.html, encoding="utf-8")
         written.append(target)
         if args.png:
             from geo_safety.maps.png import district_png
@@ -265,10 +266,8 @@ def _district_maps(args: argparse.Namespace, settings: Settings, engine, rules, 
             written.append(district_png(data, out / f"district_{code}_{day}.png"))
     if args.all:
         target = out / f"city_overview_{day}.html"
-        target.write_text(
-            render_html(overview_map(overview_data(engine, rules, day), day.isoformat(), tiles, inline_assets=True)),
-            encoding="utf-8",
-        )
+        overview = overview_map(overview_data(engine, rules, day), day.isoformat(), tiles, inline_assets=True)
+        target.write_text(render_html(overview, OVERVIEW_TITLE, tiles).html, encoding="utf-8")
         written.append(target)
     for path in written:
         print(f"wrote {path}")

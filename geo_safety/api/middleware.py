@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from geo_safety.maps.tiles import basemap, image_sources
 from geo_safety.settings import Settings
 
 UPLOAD_PREFIX = "/api/v1/imports/"
@@ -71,20 +71,12 @@ async def _too_large(send: Send, limit: int) -> None:
 
 
 def content_security_policy(settings: Settings) -> str:
-    """Self-hosted assets only; inline scripts are needed by folium's generated pages; tiles from the basemap."""
-    images = ["'self'", "data:", "blob:"]
-    tiles = (settings.tiles or "none").strip()
-    if tiles.lower() == "osm":
-        images.append("https://tile.openstreetmap.org")
-    elif tiles.lower() == "tianditu":
-        images.append("https://*.tianditu.gov.cn")
-    elif "://" in tiles:  # an XYZ template; its {s} subdomains become a CSP wildcard
-        parts = urlsplit(tiles.replace("{s}", "*"))
-        images.append(f"{parts.scheme}://{parts.netloc}")
+    """Pages other than maps: the app's own scripts and styles only, nothing inline, no eval, no framing."""
+    images = image_sources(basemap(settings.tiles, settings.tianditu_key))
     return (
-        "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-        f"img-src {' '.join(images)}; font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; "
-        "base-uri 'self'; form-action 'self'; object-src 'none'"
+        "default-src 'self'; script-src 'self'; style-src 'self'; "
+        f"img-src {images}; font-src 'self' data:; connect-src 'self'; worker-src 'self'; manifest-src 'self'; "
+        "frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'"
     )
 
 

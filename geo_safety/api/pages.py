@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from geo_safety.maps.page import RenderedPage
 from geo_safety.rules import Role
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -15,3 +17,8 @@ TEMPLATES.env.globals["role_names"] = {
     Role.VIEWER.value: "查看 viewer",
     Role.ADMIN.value: "管理员 admin",
 }
+
+
+def map_response(page: RenderedPage) -> HTMLResponse:
+    """A rendered map with its own policy as the header (the middleware's default would block its scripts)."""
+    return HTMLResponse(page.html, headers={"Content-Security-Policy": f"{page.policy}; frame-ancestors 'none'"})

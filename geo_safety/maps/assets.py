@@ -48,6 +48,7 @@ class Asset:
 # folium's popups are built with jQuery, so it comes along (XStatic-jQuery)
 LEAFLET = [Asset("leaflet", "leaflet.css"), Asset("leaflet", "leaflet.js"), Asset("jquery", "jquery.min.js")]
 MAP_CSS = Asset("geo_safety", "map.css")
+MAP_JS = Asset("geo_safety", "map.js")
 HEAT = Asset("folium", "leaflet_heat.min.js")
 DRAW = [Asset("geo_safety", "leaflet-draw/leaflet.draw.css"), Asset("geo_safety", "leaflet-draw/leaflet.draw.js")]
 HAZARD_EDITOR = Asset("geo_safety", "hazard_editor.js")
@@ -81,7 +82,7 @@ def attach_assets(fmap: folium.Map, extra: list[Asset] | None = None, *, inline:
     _strip_cdn_defaults(fmap)
     header = fmap.get_root().header
     header.add_child(Element('<link rel="icon" href="data:,">'), name="gs_no_favicon")  # no 404 in the console
-    for i, asset in enumerate([*LEAFLET, MAP_CSS, *(extra or [])]):
+    for i, asset in enumerate([*LEAFLET, MAP_CSS, MAP_JS, *(extra or [])]):
         if inline:
             body = _inline_css(asset) if asset.is_css else asset.path.read_text(encoding="utf-8")
             tag = f"<style>{body}</style>" if asset.is_css else f"<script>{body}</script>"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 
 from branca.element import MacroElement
@@ -9,21 +10,13 @@ from jinja2 import Template
 
 
 class HtmlControl(MacroElement):
-    """A Leaflet control showing fixed HTML (a legend or a summary panel)."""
+    """A Leaflet control showing fixed HTML (a legend or a summary panel) that we built with escaped values."""
 
     _template = Template(
         """
         {% macro script(this, kwargs) %}
-        (function () {
-            var control = L.control({position: {{ this.position|tojson }}});
-            control.onAdd = function () {
-                var div = L.DomUtil.create('div', {{ this.css_class|tojson }});
-                div.innerHTML = {{ this.html|tojson }};
-                L.DomEvent.disableClickPropagation(div);
-                return div;
-            };
-            control.addTo({{ this._parent.get_name() }});
-        })();
+        geoSafety.control({{ this._parent.get_name() }}, {{ this.position|tojson }}, {{ this.css_class|tojson }},
+                          {{ this.html|tojson }});
         {% endmacro %}
         """
     )
@@ -32,6 +25,62 @@ class HtmlControl(MacroElement):
         super().__init__()
         self._name = "HtmlControl"
         self.html, self.position, self.css_class = html, position, css_class
+
+
+class TablePopup(MacroElement):
+    """A popup table of chosen properties on every feature of its parent GeoJSON layer, written as text.
+
+    folium's ``GeoJsonPopup`` puts property values into ``innerHTML``; a stored name such as
+    ``<img src=x onerror=…>`` would run. Here values only ever become ``textContent`` (``map.js``).
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        geoSafety.table({{ this._parent.get_name() }}, {{ this.fields|tojson }}, {{ this.aliases|tojson }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, fields: list[str], aliases: list[str]) -> None:
+        super().__init__()
+        self._name = "TablePopup"
+        self.fields, self.aliases = fields, aliases
+
+
+class Label(MacroElement):
+    """A tooltip of one property (after a fixed prefix) on every feature of its parent GeoJSON layer, as text."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        geoSafety.label({{ this._parent.get_name() }}, {{ this.field|tojson }}, {{ this.prefix|tojson }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, field: str, prefix: str = "") -> None:
+        super().__init__()
+        self._name = "Label"
+        self.field, self.prefix = field, prefix
+
+
+class Stops(MacroElement):
+    """The day's numbered stops (a FeatureCollection with ``route_order``) added to its parent layer group."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        geoSafety.stops({{ this._parent.get_name() }}, {{ this.collection|tojson }}, {{ this.fields|tojson }},
+                        {{ this.aliases|tojson }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, collection: dict, fields: list[str], aliases: list[str]) -> None:
+        super().__init__()
+        self._name = "Stops"
+        self.collection, self.fields, self.aliases = collection, fields, aliases
 
 
 class LocateControl(MacroElement):
@@ -60,9 +109,10 @@ class LocateControl(MacroElement):
                 mark = L.circle(e.latlng, {radius: e.accuracy, color: '#1f5fbf', weight: 1}).addTo(map);
             });
             map.on('locationerror', function (e) {
-                L.popup().setLatLng(map.getCenter())
-                    .setContent('<span class="gs-locate-error">无法定位 Location unavailable: ' +
-                                L.Util.template('{m}', {m: e.message}) + '</span>').openOn(map);
+                var note = document.createElement('span');
+                note.className = 'gs-locate-error';
+                note.textContent = '无法定位 Location unavailable: ' + e.message;
+                L.popup().setLatLng(map.getCenter()).setContent(note).openOn(map);
             });
         })();
         {% endmacro %}
@@ -75,17 +125,17 @@ class LocateControl(MacroElement):
 
 
 def legend_html(title: str, rows: list[tuple[str, str, str]]) -> str:
-    """Rows of (swatch kind 'dot' | 'ring' | 'line', colour, label)."""
-    items = []
-    for kind, colour, label in rows:
-        if kind == "ring":
-            swatch = f'<span class="gs-ring" style="border-color:{colour}"></span>'
-        elif kind == "line":
-            swatch = f'<span class="gs-swatch" style="background:{colour};height:3px;border-radius:0"></span>'
-        else:
-            swatch = f'<span class="gs-swatch" style="background:{colour}"></span>'
-        items.append(f"<div>{swatch}{label}</div>")
-    return f"<h4>{title}</h4>" + "".join(items)
+    """Rows of (swatch kind 'dot' | 'ring' | 'line', colour, label); colours are painted by ``map.js``.
+
+    >>> legend_html("图例", [("ring", "#5b2c6f", "违规 <b>")])
+    '<h4>图例</h4><div><span class="gs-ring" data-colour="#5b2c6f"></span>违规 &lt;b&gt;</div>'
+    """
+    classes = {"ring": "gs-ring", "line": "gs-swatch gs-line", "dot": "gs-swatch"}
+    items = [
+        f'<div><span class="{classes[kind]}" data-colour="{html.escape(colour)}"></span>{html.escape(label)}</div>'
+        for kind, colour, label in rows
+    ]
+    return f"<h4>{html.escape(title)}</h4>" + "".join(items)
 
 
 def to_json(value: object) -> str:
@@ -110,7 +160,7 @@ class HazardEditor(MacroElement):
 
 
 HAZARD_FORM = """
-<div id="gs-hazard-form" style="display:none">
+<div id="gs-hazard-form" hidden>
   <h4>水域属性 Zone</h4>
   <label>名称 Name <input name="name" required></label>
   <label>类型 Kind <select name="kind">

@@ -5,14 +5,27 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import folium
 import shapely
 
 from geo_safety.maps import styles
 from geo_safety.maps.assets import DRAW, HAZARD_EDITOR, HEAT, attach_assets
-from geo_safety.maps.controls import HAZARD_FORM, HazardEditor, HtmlControl, LocateControl, legend_html
-from geo_safety.maps.tiles import Basemap
+from geo_safety.maps.controls import (
+    HAZARD_FORM,
+    HazardEditor,
+    HtmlControl,
+    Label,
+    LocateControl,
+    Stops,
+    TablePopup,
+    legend_html,
+)
+from geo_safety.maps.page import RenderedPage, render_page
+
+__all__ = ["RenderedPage"]
+from geo_safety.maps.tiles import Basemap, image_sources
 
 
 @dataclass
@@ -29,13 +42,6 @@ class TodayMapData:
     total_due: int = 0
 
 
-def _popup_table(rows: list[tuple[str, object]]) -> str:
-    cells = "".join(
-        f"<tr><th>{html.escape(k)}</th><td>{html.escape('' if v is None else str(v))}</td></tr>" for k, v in rows
-    )
-    return f'<div class="gs-popup"><table>{cells}</table></div>'
-
-
 def _finish(fmap: folium.Map, summary_html: str, inline_assets: bool) -> folium.Map:
     """The parts every field map shares: the summary panel, locate-me, the layer control, local assets."""
     fmap.add_child(HtmlControl(summary_html, position="topright", css_class="gs-panel"))
@@ -45,22 +51,42 @@ def _finish(fmap: folium.Map, summary_html: str, inline_assets: bool) -> folium.
     return fmap
 
 
-def premise_popup(props: dict[str, Any]) -> str:
-    reason = styles.REASON_CN.get(props.get("reason") or "", props.get("reason"))
-    rows: list[tuple[str, object]] = [
-        ("顺序 Stop", props.get("route_order")),
-        ("名称 Name", props["name"]),
-        ("类别 Category", styles.CATEGORY_CN.get(props["category"], props["category"])),
-        ("原因 Reason", reason),
-        ("违规 Violation", "是 yes（禁止设立）" if props["violation"] else "否 no"),
-        ("最近学校 School", props["nearest_school_name"]),
-        ("距离 Distance", f"{props['distance_m']:.1f} m（规定 {props['rule_distance_m']:.0f} m）"),
-        ("上次检查 Last", props.get("last_inspected_on") or "从未 never"),
-        ("逾期天数 Days overdue", props.get("days_overdue")),
-        ("地址 Address", props.get("address")),
-        ("编号 ID", props["target_id"]),
-    ]
-    return _popup_table([(k, v) for k, v in rows if v is not None])
+_STOP_FIELDS = (
+    ("route_order", "顺序 Stop"),
+    ("name", "名称 Name"),
+    ("category_cn", "类别 Category"),
+    ("reason_cn", "原因 Reason"),
+    ("violation_cn", "违规 Violation"),
+    ("school", "最近学校 School"),
+    ("distance", "距离 Distance"),
+    ("last", "上次检查 Last"),
+    ("days_overdue", "逾期天数 Days overdue"),
+    ("address", "地址 Address"),
+    ("id", "编号 ID"),
+)
+
+
+def stop_properties(props: dict[str, Any]) -> dict[str, Any]:
+    """What a stop's popup shows, as plain values (the browser writes them as text)."""
+    return {
+        "route_order": props.get("route_order"),
+        "name": props["name"],
+        "category_cn": styles.CATEGORY_CN.get(props["category"], props["category"]),
+        "reason_cn": styles.REASON_CN.get(props.get("reason") or "", props.get("reason")),
+        "violation": bool(props["violation"]),
+        "violation_cn": "是 yes（禁止设立）" if props["violation"] else "否 no",
+        "school": props["nearest_school_name"],
+        "distance": f"{props['distance_m']:.1f} m（规定 {props['rule_distance_m']:.0f} m）",
+        "last": props.get("last_inspected_on") or "从未 never",
+        "days_overdue": props.get("days_overdue"),
+        "address": props.get("address"),
+        "id": props["target_id"],
+        "_fill": styles.REASON_COLOUR.get(props.get("reason") or "", "#7f8c8d"),
+    }
+
+
+def _fields(pairs: tuple[tuple[str, str], ...]) -> tuple[list[str], list[str]]:
+    return [k for k, _ in pairs], [a for _, a in pairs]
 
 
 _POINT_FIELDS = (
@@ -102,7 +128,7 @@ def due_points_layer(features: list[dict[str, Any]], name: str, marker_class: st
                 },
             }
         )
-    return folium.GeoJson(
+    layer = folium.GeoJson(
         {"type": "FeatureCollection", "features": compact},
         name=name,
         marker=folium.CircleMarker(radius=5, weight=2, fill_opacity=0.9),
@@ -111,8 +137,9 @@ def due_points_layer(features: list[dict[str, Any]], name: str, marker_class: st
             "color": f["properties"]["_edge"],
             "className": marker_class,
         },
-        popup=folium.GeoJsonPopup(fields=[k for k, _ in _POINT_FIELDS], aliases=[a for _, a in _POINT_FIELDS]),
     )
+    layer.add_child(TablePopup(*_fields(_POINT_FIELDS)))
+    return layer
 
 
 def base_map(
@@ -133,8 +160,8 @@ def base_map(
             {"type": "FeatureCollection", "features": districts},
             name="行政区界 District boundary",
             style_function=lambda _: styles.DISTRICT_STYLE,
-            tooltip=folium.GeoJsonTooltip(fields=["name", "code"], aliases=["区县", "代码"]),
         )
+        layer.add_child(Label("name", "区县 "))
         layer.add_to(fmap)
     if focus or districts:
         fmap.fit_bounds(_bounds(focus or districts), padding=(30, 30))
@@ -163,7 +190,7 @@ def add_rings(fmap: folium.Map, rings: dict[float, list[dict[str, Any]]]) -> Non
         if not features:  # folium refuses tooltips on an empty layer; an empty layer shows nothing anyway
             continue
         colour = styles.buffer_colour(distance)
-        folium.GeoJson(
+        layer = folium.GeoJson(
             {"type": "FeatureCollection", "features": features},
             name=f"学校 {distance:.0f} 米范围 {distance:.0f} m rule buffer",
             style_function=lambda _, c=colour: {
@@ -173,8 +200,9 @@ def add_rings(fmap: folium.Map, rings: dict[float, list[dict[str, Any]]]) -> Non
                 "fillOpacity": 0.06,
                 "className": "gs-buffer",
             },
-            tooltip=folium.GeoJsonTooltip(fields=["schools"], aliases=[f"{distance:.0f} 米范围 · 学校数 schools"]),
-        ).add_to(fmap)
+        )
+        layer.add_child(Label("schools", f"{distance:.0f} 米范围 · 学校 schools: "))
+        layer.add_to(fmap)
 
 
 def add_schools(fmap: folium.Map, schools: list[dict[str, Any]]) -> None:
@@ -183,15 +211,15 @@ def add_schools(fmap: folium.Map, schools: list[dict[str, Any]]) -> None:
     for feature in schools:
         props = feature["properties"]
         props["kind_cn"] = styles.SCHOOL_KIND_CN.get(props.get("kind", ""), props.get("kind"))
-    folium.GeoJson(
+    layer = folium.GeoJson(
         {"type": "FeatureCollection", "features": schools},
         name="学校 Schools",
         marker=folium.CircleMarker(radius=5, color="#fff", weight=1, fill_color=styles.SCHOOL_COLOUR, fill_opacity=1),
-        popup=folium.GeoJsonPopup(
-            fields=["name", "kind_cn", "students", "id"],
-            aliases=["学校 School", "类型 Kind", "学生 Students", "编号 ID"],
-        ),
-    ).add_to(fmap)
+    )
+    layer.add_child(
+        TablePopup(["name", "kind_cn", "students", "id"], ["学校 School", "类型 Kind", "学生 Students", "编号 ID"])
+    )
+    layer.add_to(fmap)
 
 
 def add_plan(fmap: folium.Map, plan: dict[str, Any], other_due: list[dict[str, Any]]) -> None:
@@ -213,24 +241,19 @@ def add_plan(fmap: folium.Map, plan: dict[str, Any], other_due: list[dict[str, A
             icon_anchor=(11, 11),
             class_name="gs-start-icon",
         )
-        folium.Marker(plan["start"][::-1], icon=start_icon, tooltip="起点 Start").add_to(stops)
-    for feature in plan["features"]:
-        props = feature["properties"]
-        lon, lat = feature["geometry"]["coordinates"]
-        colour = styles.REASON_COLOUR.get(props["reason"], "#7f8c8d")
-        classes = "gs-due" + (" gs-violation" if props["violation"] else "")
-        icon = folium.DivIcon(
-            html=f'<div class="{classes}" style="background:{colour}">{props["route_order"]}</div>',
-            icon_size=(24, 24),
-            icon_anchor=(12, 12),
-            class_name="gs-due-icon",
+        folium.Marker(plan["start"][::-1], icon=start_icon, title="起点 Start").add_to(stops)
+    stops.add_child(
+        Stops(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {"type": "Feature", "geometry": f["geometry"], "properties": stop_properties(f["properties"])}
+                    for f in plan["features"]
+                ],
+            },
+            *_fields(_STOP_FIELDS),
         )
-        folium.Marker(
-            [lat, lon],
-            icon=icon,
-            popup=folium.Popup(premise_popup(props), max_width=320),
-            tooltip=f"{props['route_order']}. {props['name']}",
-        ).add_to(stops)
+    )
     stops.add_to(fmap)
     if other_due:
         due_points_layer(other_due, "其他待查场所 Other due premises", "gs-other-due").add_to(fmap)
@@ -281,7 +304,8 @@ def hazard_editor_map(
     if can_edit:
         fmap.add_child(HtmlControl(HAZARD_FORM, position="topright", css_class="gs-panel gs-form-panel"))
     rows = [("dot", "#27ae60", "已落实防护 guarded"), ("dot", "#e74c3c", "未落实 unguarded (措施/责任人/巡查缺失)")]
-    fmap.add_child(HtmlControl(legend_html("图例 Legend", rows)))
+    # bottom left: the zone form grows down the right-hand side and its Save button must stay reachable
+    fmap.add_child(HtmlControl(legend_html("图例 Legend", rows), position="bottomleft"))
     fmap.add_child(LocateControl())
     fmap.add_child(HazardEditor(zones, can_edit))
     attach_assets(fmap, [*DRAW, HAZARD_EDITOR])
@@ -326,9 +350,17 @@ def hotspots_map(
     features = hotspots["features"]
     fmap = base_map(districts, basemap, focus=features or None)
     radius = hotspots["radius_m"]
-    if rings:  # folium refuses tooltips on an empty layer
+    if rings:  # an empty layer draws nothing
+        labelled = [
+            {
+                "type": "Feature",
+                "geometry": r["geometry"],
+                "properties": {"label": f"学校 {r['properties']['name']} · 学生 {r['properties']['students']}"},
+            }
+            for r in rings
+        ]
         folium.GeoJson(
-            {"type": "FeatureCollection", "features": rings},
+            {"type": "FeatureCollection", "features": labelled},
             name=f"学校 {radius:.0f} 米范围 {radius:.0f} m around schools",
             style_function=lambda _: {
                 "color": styles.SCHOOL_COLOUR,
@@ -337,8 +369,7 @@ def hotspots_map(
                 "dashArray": "4 4",
                 "className": "gs-school-ring",
             },
-            tooltip=folium.GeoJsonTooltip(fields=["name", "students"], aliases=["学校", "学生"]),
-        ).add_to(fmap)
+        ).add_child(Label("label")).add_to(fmap)
     breaks = _add_hotspots(fmap, features)
     lower = [0.0, *breaks[:-1]]
     rows = [
@@ -398,6 +429,10 @@ def _summary_html(title: str, day: str, summary: dict[str, Any]) -> str:
     )
 
 
+def district_title(data: DistrictMapData) -> str:
+    return f"{data.district['properties']['name']} 校园安全隐患图 District safety map"
+
+
 def district_map(data: DistrictMapData, basemap: Basemap | None, *, inline_assets: bool = False) -> folium.Map:
     """A district's hotspots (polygons, markers and a heat layer by risk), premises, schools by compliance."""
     from folium.plugins import HeatMap
@@ -444,8 +479,7 @@ def district_map(data: DistrictMapData, basemap: Basemap | None, *, inline_asset
             name="学校（安防达标情况）Schools by security compliance",
             marker=folium.CircleMarker(radius=6, color="#fff", weight=2, fill_opacity=1),
             style_function=lambda f: {"fillColor": f["properties"]["_fill"], "className": "gs-school-marker"},
-            popup=folium.GeoJsonPopup(fields=["name", "security"], aliases=["学校 School", "安防 Security"]),
-        ).add_to(fmap)
+        ).add_child(TablePopup(["name", "security"], ["学校 School", "安防 Security"])).add_to(fmap)
     rows = [("dot", c, f"隐患风险 risk class {i + 1}") for i, c in enumerate(styles.RISK_COLOURS)]
     rows += [
         ("ring", styles.VIOLATION_COLOUR, "违规场所 violation"),
@@ -455,7 +489,7 @@ def district_map(data: DistrictMapData, basemap: Basemap | None, *, inline_asset
         ("dot", "#922b21", "缺多项 lacks several"),
     ]
     fmap.add_child(HtmlControl(legend_html("图例 Legend", rows)))
-    title = f"{data.district['properties']['name']} 校园安全隐患图 District safety map"
+    title = district_title(data)
     fmap.add_child(HtmlControl(_summary_html(title, data.day, data.summary), position="topright", css_class="gs-panel"))
     folium.LayerControl(collapsed=True).add_to(fmap)
     attach_assets(fmap, [HEAT], inline=inline_assets)
@@ -505,7 +539,7 @@ def _add_hotspots(fmap: folium.Map, features: list[dict[str, Any]]) -> list[floa
         markers.append({"type": "Feature", "geometry": centre, "properties": shown})
     if not features:
         return breaks
-    popup = {"fields": [k for k, _ in _HOTSPOT_FIELDS], "aliases": [a for _, a in _HOTSPOT_FIELDS]}
+    popup = _fields(_HOTSPOT_FIELDS)
     layer = folium.FeatureGroup(name="溺水隐患点 Drowning hotspots")
     folium.GeoJson(
         {"type": "FeatureCollection", "features": shapes},
@@ -516,9 +550,7 @@ def _add_hotspots(fmap: folium.Map, features: list[dict[str, Any]]) -> list[floa
             "fillOpacity": 0.8,
             "className": "gs-hotspot",
         },
-        popup=folium.GeoJsonPopup(**popup),
-        tooltip=folium.GeoJsonTooltip(fields=["zone"], labels=False),
-    ).add_to(layer)
+    ).add_child(TablePopup(*popup)).add_child(Label("zone")).add_to(layer)
     folium.GeoJson(
         {"type": "FeatureCollection", "features": markers},
         marker=folium.CircleMarker(color="#4a0010", weight=1, fill_opacity=0.9),
@@ -527,10 +559,22 @@ def _add_hotspots(fmap: folium.Map, features: list[dict[str, Any]]) -> list[floa
             "radius": f["properties"]["_radius"],
             "className": "gs-hotspot-marker",
         },
-        popup=folium.GeoJsonPopup(**popup),
-    ).add_to(layer)
+    ).add_child(TablePopup(*popup)).add_to(layer)
     layer.add_to(fmap)
     return breaks
+
+
+_OVERVIEW_FIELDS = (
+    ("name", "区县 District"),
+    ("students", "学生 Students"),
+    ("hotspots", "溺水隐患点 Hotspots"),
+    ("per_10k", "每万名学生 Per 10,000 students"),
+    ("overdue", "超期未查场所 Overdue premises"),
+    ("violations", "违规场所 Violations"),
+)
+
+
+OVERVIEW_TITLE = "全市概览 City overview"
 
 
 def overview_map(
@@ -549,16 +593,16 @@ def overview_map(
         for feature in districts:
             props = feature["properties"]
             shade = shades[min(int(props[key] / top * (len(shades) - 1) + 0.5), len(shades) - 1)]
-            rows = [
-                ("区县 District", props["name"]),
-                ("学生 Students", props["students"]),
-                ("溺水隐患点 Hotspots", props["hotspots"]),
-                ("每万名学生 Per 10,000 students", f"{props['hotspots_per_10k']:.2f}"),
-                ("超期未查场所 Overdue premises", props["overdue_premises"]),
-                ("违规场所 Violations", props["violations"]),
-            ]
+            shown = {
+                "name": props["name"],
+                "students": props["students"],
+                "hotspots": props["hotspots"],
+                "per_10k": f"{props['hotspots_per_10k']:.2f}",
+                "overdue": props["overdue_premises"],
+                "violations": props["violations"],
+            }
             folium.GeoJson(
-                feature,
+                {"type": "Feature", "geometry": feature["geometry"], "properties": shown},
                 style_function=lambda _, c=shade: {
                     "color": "#34495e",
                     "weight": 1.5,
@@ -566,22 +610,20 @@ def overview_map(
                     "fillOpacity": 0.75,
                     "className": "gs-district",
                 },
-                popup=folium.Popup(_popup_table(rows), max_width=320),
-                tooltip=props["name"],
-            ).add_to(layer)
+            ).add_child(TablePopup(*_fields(_OVERVIEW_FIELDS))).add_child(Label("name")).add_to(layer)
         layer.add_to(fmap)
     rows = [
         ("dot", c, f"{'低 low' if i == 0 else '高 high' if i == len(shades) - 1 else ''}") for i, c in enumerate(shades)
     ]
     fmap.add_child(HtmlControl(legend_html("图例 Legend（按图层最大值分级）", rows)))
     links = "".join(
-        f"<li><a href='/maps/districts/{d['properties']['code']}?date={day}'>"
+        f"<li><a href='/maps/districts/{quote(str(d['properties']['code']))}?date={quote(day)}'>"
         f"{html.escape(d['properties']['name'])}</a></li>"
         for d in districts
     )
     fmap.add_child(
         HtmlControl(
-            f"<h4>全市概览 City overview</h4><div>日期 Date: {day}</div><ul>{links}</ul>",
+            f"<h4>{OVERVIEW_TITLE}</h4><div>日期 Date: {html.escape(day)}</div><ul>{links}</ul>",
             position="topright",
             css_class="gs-panel",
         )
@@ -591,5 +633,26 @@ def overview_map(
     return fmap
 
 
-def render_html(fmap: folium.Map) -> str:
-    return fmap.get_root().render()
+def items_map(title: str, features: list[dict[str, Any]], counts: str, pages: list[tuple[str, str]]) -> folium.Map:
+    """A page of an OGC API collection as a small map, with links to the previous and next page."""
+    fmap = folium.Map(tiles=None, location=[21.6, 109.3], zoom_start=9, control_scale=True)
+    if features:
+        layer = folium.GeoJson(
+            {"type": "FeatureCollection", "features": features},
+            name=title,
+            marker=folium.CircleMarker(radius=4, color="#1f5fbf", fill=True),
+        )
+        keys = list(dict.fromkeys(k for f in features for k in (f.get("properties") or {})))
+        layer.add_child(TablePopup(keys, keys)).add_child(Label("name"))
+        layer.add_to(fmap)
+        fmap.fit_bounds(layer.get_bounds())
+    nav = "".join(f"<a href='{html.escape(href)}'>{html.escape(label)}</a><br>" for label, href in pages)
+    panel = f"<h4>{html.escape(title)}</h4><div>{html.escape(counts)}</div>{nav}"
+    fmap.add_child(HtmlControl(panel, position="topright", css_class="gs-panel"))
+    attach_assets(fmap)
+    return fmap
+
+
+def render_html(fmap: folium.Map, title: str, basemap: Basemap | None = None) -> RenderedPage:
+    """The page of a map, with the CSP that allows exactly its own inline blocks (see ``maps.page``)."""
+    return render_page(fmap, title, image_sources(basemap))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from geo_safety.errors import InvalidInput
 
@@ -15,6 +16,25 @@ class Basemap:
     url: str
     attribution: str
     subdomains: str = "abc"
+
+    @property
+    def origin(self) -> str | None:
+        """Where its tiles come from, for a CSP ``img-src`` (``None``: the app itself).
+
+        >>> Basemap("x", "https://t{s}.tiles.example.org/{z}/{x}/{y}.png", "").origin
+        'https://*.tiles.example.org'
+        """
+        parts = urlsplit(self.url.replace("{s}", "*"))
+        if not (parts.scheme and parts.netloc):
+            return None
+        host = ".".join("*" if "*" in label else label for label in parts.netloc.split("."))  # t{s}.x → *.x
+        return f"{parts.scheme}://{host}"
+
+
+def image_sources(basemap: Basemap | None) -> str:
+    """CSP ``img-src`` of a map page: the app, inline images and the basemap's tile server."""
+    origin = basemap.origin if basemap is not None else None
+    return " ".join(["'self'", "data:", "blob:", *([origin] if origin else [])])
 
 
 def basemap(tiles: str, tianditu_key: str | None = None) -> Basemap | None:

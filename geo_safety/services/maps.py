@@ -10,9 +10,12 @@ from sqlalchemy import Engine, text
 
 from geo_safety import queries
 from geo_safety.maps.render import (
+    OVERVIEW_TITLE,
     DistrictMapData,
+    RenderedPage,
     TodayMapData,
     district_map,
+    district_title,
     hazard_editor_map,
     hotspots_map,
     overview_map,
@@ -48,7 +51,7 @@ def today_map_html(
     start: tuple[float, float] | None = None,
     within_m: float | None = None,
     inline_assets: bool = False,
-) -> str:
+) -> RenderedPage:
     """The inspector's map of ``day``: boundary, rule rings, schools, the numbered route and the rest due."""
     scope = list(districts) if districts else None
     tiles = basemap(settings.tiles, settings.tianditu_key)
@@ -82,24 +85,21 @@ def today_map_html(
         other_due=[f for f in everything["features"] if f["id"] not in planned],
         total_due=everything["numberMatched"],
     )
-    return render_html(today_map(data, tiles, inline_assets=inline_assets))
+    return render_html(today_map(data, tiles, inline_assets=inline_assets), data.title, tiles)
 
 
 def hazard_map_html(
     engine: Engine, rules: RuleSet, settings: Settings, day: date, districts: tuple[str, ...] | None, can_edit: bool
-) -> str:
+) -> RenderedPage:
     """The planners' zone editor for ``districts`` (guard state as of ``day``)."""
     scope = list(districts) if districts else None
     with engine.connect() as conn:
         outline = _features(conn.execute(queries.district_outline(), {"districts": scope}), ("code", "name"))
+    tiles = basemap(settings.tiles, settings.tianditu_key)
     fmap = hazard_editor_map(
-        hotspots.zones(engine, rules, day, districts),
-        outline,
-        basemap(settings.tiles, settings.tianditu_key),
-        can_edit=can_edit,
-        day=day.isoformat(),
+        hotspots.zones(engine, rules, day, districts), outline, tiles, can_edit=can_edit, day=day.isoformat()
     )
-    return render_html(fmap)
+    return render_html(fmap, "危险水域 Water hazard zones", tiles)
 
 
 def hotspots_map_html(
@@ -111,7 +111,7 @@ def hotspots_map_html(
     radius_m: float | None = None,
     *,
     inline_assets: bool = False,
-) -> str:
+) -> RenderedPage:
     """Drowning hotspots of ``day`` with the schools they threaten."""
     scope = list(districts) if districts else None
     found = hotspots.drowning_hotspots(engine, rules, day, districts, radius_m, limit=hotspots.MAX_PAGE)
@@ -124,15 +124,9 @@ def hotspots_map_html(
             ("id", "name", "students"),
         )
     names = "、".join(f["properties"]["name"] for f in outline) or "全市"
-    fmap = hotspots_map(
-        found,
-        rings,
-        outline,
-        basemap(settings.tiles, settings.tianditu_key),
-        f"溺水隐患点 Drowning hotspots · {names}",
-        inline_assets=inline_assets,
-    )
-    return render_html(fmap)
+    title = f"溺水隐患点 Drowning hotspots · {names}"
+    tiles = basemap(settings.tiles, settings.tianditu_key)
+    return render_html(hotspots_map(found, rings, outline, tiles, title, inline_assets=inline_assets), title, tiles)
 
 
 def district_data(engine: Engine, rules: RuleSet, day: date, code: str) -> DistrictMapData:
@@ -187,9 +181,10 @@ def district_data(engine: Engine, rules: RuleSet, day: date, code: str) -> Distr
 
 def district_map_html(
     engine: Engine, rules: RuleSet, settings: Settings, day: date, code: str, *, inline_assets: bool = False
-) -> str:
+) -> RenderedPage:
     data = district_data(engine, rules, day, code)
-    return render_html(district_map(data, basemap(settings.tiles, settings.tianditu_key), inline_assets=inline_assets))
+    tiles = basemap(settings.tiles, settings.tianditu_key)
+    return render_html(district_map(data, tiles, inline_assets=inline_assets), district_title(data), tiles)
 
 
 def overview_data(engine: Engine, rules: RuleSet, day: date) -> list[dict[str, Any]]:
@@ -223,11 +218,7 @@ def overview_data(engine: Engine, rules: RuleSet, day: date) -> list[dict[str, A
 
 def overview_map_html(
     engine: Engine, rules: RuleSet, settings: Settings, day: date, *, inline_assets: bool = False
-) -> str:
-    fmap = overview_map(
-        overview_data(engine, rules, day),
-        day.isoformat(),
-        basemap(settings.tiles, settings.tianditu_key),
-        inline_assets=inline_assets,
-    )
-    return render_html(fmap)
+) -> RenderedPage:
+    tiles = basemap(settings.tiles, settings.tianditu_key)
+    fmap = overview_map(overview_data(engine, rules, day), day.isoformat(), tiles, inline_assets=inline_assets)
+    return render_html(fmap, OVERVIEW_TITLE, tiles)

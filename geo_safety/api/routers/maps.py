@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import Engine
 
 from geo_safety.api.deps import EngineDep, SettingsDep, get_rules, page_user
+from geo_safety.api.pages import map_response
 from geo_safety.api.routers.inspections import parse_start
 from geo_safety.errors import Forbidden
 from geo_safety.rules import today_local
@@ -65,20 +66,20 @@ def inspection_today(
     """Today's inspection map: rule buffers, due premises by reason, the numbered route, locate-me."""
     origin = parse_start(start)
     key = ("today-map", id(page.rules), id(page.settings), page.day, page.scope, limit, origin, within_m)
-    html = cache.cached(
+    rendered = cache.cached(
         page.engine,
         key,
         lambda: today_map_html(
             page.engine, page.rules, page.settings, page.day, page.scope, limit=limit, start=origin, within_m=within_m
         ),
     )
-    return HTMLResponse(html)
+    return map_response(rendered)
 
 
 @router.get("/hazards", response_class=HTMLResponse)
 def hazards_editor(page: PageDep) -> HTMLResponse:
     """Planners draw and edit water zones here (others see them read-only)."""
-    return HTMLResponse(
+    return map_response(
         hazard_map_html(page.engine, page.rules, page.settings, page.day, page.scope, page.user.may("edit_hazards"))
     )
 
@@ -86,7 +87,7 @@ def hazards_editor(page: PageDep) -> HTMLResponse:
 @router.get("/hotspots/drowning", response_class=HTMLResponse)
 def drowning_hotspots(page: PageDep, radius_m: Annotated[float | None, Query(gt=0, le=5000)] = None) -> HTMLResponse:
     """Hotspots coloured by risk, schools with their radius rings, popups with what is missing and whom to call."""
-    return HTMLResponse(hotspots_map_html(page.engine, page.rules, page.settings, page.day, page.scope, radius_m))
+    return map_response(hotspots_map_html(page.engine, page.rules, page.settings, page.day, page.scope, radius_m))
 
 
 @router.get("/districts", response_class=HTMLResponse)
@@ -94,11 +95,11 @@ def city_overview(page: PageDep) -> HTMLResponse:
     """The city: districts shaded by unguarded hotspots per 10,000 students and by overdue premises."""
     if page.user.districts is not None:
         raise Forbidden("the city overview is for accounts that cover the whole city")
-    return HTMLResponse(overview_map_html(page.engine, page.rules, page.settings, page.day))
+    return map_response(overview_map_html(page.engine, page.rules, page.settings, page.day))
 
 
 @router.get("/districts/{code}", response_class=HTMLResponse)
 def district_page(code: Annotated[str, Path(pattern=r"^\d{6}$")], page: PageDep) -> HTMLResponse:
     """A district's hotspot map with its summary panel (as `geo-safety map districts` writes it)."""
     features.scope_for(page.engine, page.user, code)
-    return HTMLResponse(district_map_html(page.engine, page.rules, page.settings, page.day, code))
+    return map_response(district_map_html(page.engine, page.rules, page.settings, page.day, code))

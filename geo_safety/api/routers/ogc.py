@@ -6,16 +6,13 @@ import html
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-import folium
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from geo_safety.api.deps import SESSION_COOKIE, EngineDep, SettingsDep, UserDep, get_rules
-from geo_safety.api.pages import TEMPLATES
+from geo_safety.api.pages import TEMPLATES, map_response
 from geo_safety.errors import BadParameter, NotFound
-from geo_safety.maps.assets import attach_assets
-from geo_safety.maps.controls import HtmlControl
-from geo_safety.maps.render import render_html
+from geo_safety.maps.render import items_map, render_html
 from geo_safety.ruleset import RuleSet
 from geo_safety.services import features, ogc, users
 
@@ -187,32 +184,15 @@ def collection_items(
         )
     body["links"] = links
     if html_wanted:
-        return HTMLResponse(_items_map(collection_id, body))
+        return _items_map(collection_id, body)
     return JSONResponse(body, media_type=GEOJSON)
 
 
-def _items_map(collection_id: str, body: dict[str, Any]) -> str:
-    fmap = folium.Map(tiles=None, location=[21.6, 109.3], zoom_start=9, control_scale=True)
-    if body["features"]:
-        layer = folium.GeoJson(
-            {"type": "FeatureCollection", "features": body["features"]},
-            name=collection_id,
-            marker=folium.CircleMarker(radius=4, color="#1f5fbf", fill=True),
-        )
-        layer.add_to(fmap)
-        fmap.fit_bounds(layer.get_bounds())
-    nav = "".join(
-        f"<a href='{html.escape(link['href'])}'>{html.escape(link['title'])}</a><br>"
-        for link in body["links"]
-        if link["rel"] in ("next", "prev")
-    )
-    panel = (
-        f"<h4>{html.escape(ogc.collection(collection_id).title)}</h4>"
-        f"<div>{body['numberReturned']} / {body['numberMatched']}</div>{nav}"
-    )
-    fmap.add_child(HtmlControl(panel, position="topright", css_class="gs-panel"))
-    attach_assets(fmap)
-    return render_html(fmap)
+def _items_map(collection_id: str, body: dict[str, Any]) -> HTMLResponse:
+    title = ogc.collection(collection_id).title
+    pages = [(link["title"], link["href"]) for link in body["links"] if link["rel"] in ("next", "prev")]
+    counts = f"{body['numberReturned']} / {body.get('numberMatched', '?')}"
+    return map_response(render_html(items_map(title, body["features"], counts, pages), title))
 
 
 @router.get("/collections/{collection_id}/items/{feature_id}")

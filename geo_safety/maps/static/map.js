@@ -1,0 +1,88 @@
+/* The map pages' own helpers, served by the app (no CDN, no inline handlers).
+   Text from data is only ever put on screen with textContent: a name like "<img onerror=…>" shows as typed.
+   Colours arrive as data-colour attributes and are set through the DOM, so the pages need no inline style. */
+(function () {
+  "use strict";
+  var COLOUR = /^#[0-9a-fA-F]{3,8}$/;
+
+  function text(tag, value, className) {
+    var node = document.createElement(tag);
+    node.textContent = value == null ? "" : String(value);
+    if (className) { node.className = className; }
+    return node;
+  }
+
+  /* Paint every [data-colour] swatch below root with its colour (background, or border for rings). */
+  function paint(root) {
+    Array.prototype.forEach.call(root.querySelectorAll("[data-colour]"), function (node) {
+      var colour = node.getAttribute("data-colour");
+      if (!COLOUR.test(colour)) { return; }
+      if (node.classList.contains("gs-ring")) { node.style.borderColor = colour; }
+      else { node.style.background = colour; }
+    });
+  }
+
+  /* A popup table of the feature's properties: one row per field that has a value. */
+  function tableFor(props, fields, aliases) {
+    var wrap = text("div", null, "gs-popup");
+    var table = document.createElement("table");
+    fields.forEach(function (field, i) {
+      var value = props[field];
+      if (value == null || value === "") { return; }
+      var row = document.createElement("tr");
+      row.appendChild(text("th", aliases[i] || field));
+      row.appendChild(text("td", value, "gs-" + field.replace(/[^a-z0-9_-]/gi, "")));
+      table.appendChild(row);
+    });
+    wrap.appendChild(table);
+    return wrap;
+  }
+
+  function props(layer) { return (layer && layer.feature && layer.feature.properties) || {}; }
+
+  window.geoSafety = {
+    paint: paint,
+    tableFor: tableFor,
+    /* Bind a popup table to every feature of a GeoJSON layer. */
+    table: function (layer, fields, aliases) {
+      layer.bindPopup(function (clicked) { return tableFor(props(clicked), fields, aliases); }, {maxWidth: 320});
+    },
+    /* Bind a one-line tooltip: a property's value, after an optional fixed prefix. */
+    label: function (layer, field, prefix) {
+      layer.bindTooltip(function (hovered) {
+        return text("span", (prefix || "") + (props(hovered)[field] == null ? "" : props(hovered)[field]));
+      }, {sticky: true});
+    },
+    /* A fixed HTML control (legend, summary) built by the server from escaped values. */
+    control: function (map, position, className, markup) {
+      var control = L.control({position: position});
+      control.onAdd = function () {
+        var div = L.DomUtil.create("div", className);
+        div.innerHTML = markup;  // written by the server, every value from data escaped there
+        paint(div);
+        L.DomEvent.disableClickPropagation(div);
+        L.DomEvent.disableScrollPropagation(div);
+        return div;
+      };
+      control.addTo(map);
+      return control;
+    },
+    /* Numbered stops of a plan: a marker per feature with its number, a popup table and its name as tooltip. */
+    stops: function (group, collection, fields, aliases) {
+      (collection.features || []).forEach(function (feature) {
+        var p = feature.properties || {};
+        var icon = text("div", p.route_order, "gs-due" + (p.violation ? " gs-violation" : ""));
+        if (COLOUR.test(p._fill || "")) { icon.style.background = p._fill; }
+        var c = feature.geometry.coordinates;
+        var marker = L.marker([c[1], c[0]], {
+          icon: L.divIcon({html: icon, className: "gs-due-icon", iconSize: [28, 28], iconAnchor: [14, 14]}),
+          title: String(p.route_order) + ". " + (p.name || "")
+        });
+        marker.feature = feature;
+        marker.bindPopup(tableFor(p, fields, aliases), {maxWidth: 320});
+        marker.bindTooltip(text("span", String(p.route_order) + ". " + (p.name || "")));
+        group.addLayer(marker);
+      });
+    }
+  };
+})();
