@@ -7,7 +7,13 @@ every later error can name the row. Large files are streamed: only one chunk is 
 
 from __future__ import annotations
 
+import codecs
+import os
+import re
+import shutil
+import tempfile
 import warnings
+import weakref
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,14 +26,15 @@ import pyogrio
 import shapely
 
 from geo_safety.errors import ImportRejected
+from geo_safety.services import sniff
 
 VECTOR_SUFFIXES = {
-    ".geojson": "GeoJSON",
-    ".json": "GeoJSON",
-    ".gpkg": "GPKG",
-    ".shp": "ESRI Shapefile",
-    ".zip": "zipped Shapefile",
-    ".kml": "KML",
+    ".geojson": sniff.GEOJSON,
+    ".json": sniff.GEOJSON,
+    ".gpkg": sniff.GPKG,
+    ".shp": sniff.SHAPEFILE,
+    ".zip": sniff.ZIPPED,
+    ".kml": sniff.KML,
 }
 CSV_SUFFIXES = {".csv", ".txt"}
 LON_NAMES = ("lon", "lng", "longitude", "x", "经度")
@@ -36,69 +43,166 @@ WKT_NAMES = ("wkt", "geometry", "geom")
 #: Zip archives whose content would unpack beyond this are refused (zip bombs).
 MAX_UNZIPPED_BYTES = 4 * 1024**3
 MAX_ZIP_RATIO = 200
+#: GDAL settings for every read: no URL may be opened (``/vsicurl/`` allows only this unreachable name),
+#: no SQL functions from views or triggers, no VirtualOGR access to other files, no stdin, no styles fetched.
+GDAL_HARDENING = {
+    "CPL_VSIL_CURL_ALLOWED_FILENAME": "/vsicurl/http://geo-safety.invalid/no-network",
+    "ALLOW_OGR_SQL_FUNCTIONS_FROM_TRIGGER_AND_VIEW": "NO",
+    "OGR_SQLITE_ALLOW_EXTERNAL_ACCESS": "NO",
+    "CPL_ALLOW_VSISTDIN": "NO",
+    "GDAL_ALLOW_REMOTE_RESOURCE_TO_ACCESS_LOCAL_FILE": "NO",
+    "LIBKML_RESOLVE_STYLE": "NO",
+    "GDAL_VRT_ENABLE_PYTHON": "NO",
+}
+#: How GDAL is told which driver to use, where it has a prefix for that (other formats are checked by content).
+_DRIVER_PREFIX = {sniff.GEOJSON: "GeoJSON:", sniff.GPKG: "GPKG:"}
+_PLAIN_PATH = re.compile(r"^/[\w.\-/]+$")
+
+
+def _harden_gdal() -> None:
+    """Process-wide and permanent: the service never asks GDAL for anything remote."""
+    pyogrio.set_gdal_config_options(GDAL_HARDENING)
+
+
+def text_encoding(name: str, encoding: str | None) -> str | None:
+    """The codec's canonical name, if it is a text encoding (``rot13``, ``zlib``, ``hex`` are not)."""
+    if encoding is None:
+        return None
+    try:
+        info = codecs.lookup(encoding)
+        "a".encode(info.name).decode(info.name)  # non-text codecs (bytes→bytes, str→str) raise LookupError
+    except LookupError:
+        raise ImportRejected(name, f"{encoding[:20]!r} is not a text encoding (e.g. utf-8, gbk)") from None
+    except UnicodeError:
+        pass
+    return info.name
 
 
 @dataclass
 class FileReader:
-    """A file opened for chunked reading; ``total`` is the number of rows when known up front."""
+    """A file opened for chunked reading; ``total`` is the number of rows when known up front.
+
+    The format comes from the content (see :mod:`geo_safety.services.sniff`), and must agree with the
+    name. GDAL only ever sees a private folder holding the vetted file under a plain name (``layer.*``):
+    never the caller's path, which could spell a GDAL prefix (``CSV:``, ``/vsicurl/``).
+    """
 
     path: Path
     chunk_rows: int = 100_000
     encoding: str | None = None
 
     def __post_init__(self) -> None:
+        self.path = Path(self.path)
         self.name = self.path.name
-        if not self.path.exists():
-            raise ImportRejected(self.name, "file not found")
+        self.encoding = text_encoding(self.name, self.encoding)
         suffix = self.path.suffix.lower()
         if suffix in CSV_SUFFIXES:
-            self.format = "CSV"
+            self.format = sniff.CSV
         elif suffix in VECTOR_SUFFIXES:
             self.format = VECTOR_SUFFIXES[suffix]
         else:
             known = ", ".join(sorted({*VECTOR_SUFFIXES, *CSV_SUFFIXES}))
-            raise ImportRejected(self.name, f"unknown file type {suffix!r}; use one of {known}")
+            raise ImportRejected(self.name, f"unknown file type {suffix[:12]!r}; use one of {known}")
+        if not self.path.is_file():
+            raise ImportRejected(self.name, "file not found")
         if self.path.stat().st_size == 0:
             raise ImportRejected(self.name, "the file is empty")
-        if suffix == ".zip":
-            self._check_zip()
-        self.total = self._count()
+        content = sniff.sniff(self.path)
+        if content == "XML" and self.format == sniff.KML:
+            sniff.check_kml(self.path, self.name)  # names what is wrong (a DOCTYPE, another root element)
+        if content != self.format:
+            raise ImportRejected(
+                self.name, f"not {sniff.LABELS[self.format]}: the content is {sniff.describe(content)}"
+            )
+        self.folder = Path(tempfile.mkdtemp(prefix="gs-read-"))
+        self._cleanup = weakref.finalize(self, shutil.rmtree, self.folder, True)
+        try:
+            self.source = self._stage()
+            self.total = self._count()
+        except BaseException:
+            self._cleanup()
+            raise
         if self.total == 0:
             raise ImportRejected(self.name, "the file holds no features")
 
     # -- inspection ------------------------------------------------------------------------------
+    def _stage(self) -> str:
+        """Check the content and place it in the private folder; returns the name GDAL opens (CSV: none)."""
+        if self.format == sniff.CSV:
+            return ""
+        if not _PLAIN_PATH.match(str(self.folder)) or str(self.folder).startswith("/vsi"):
+            raise RuntimeError("the temporary folder's path is not plain; set TMPDIR to a plain local folder")
+        if self.format == sniff.ZIPPED:
+            self._check_zip()
+            parts = sniff.unpack_shapefile(self.path, self.folder, self.name, MAX_UNZIPPED_BYTES)
+            sniff.check_shapefile(parts, self.name)
+            return str(parts[".shp"])
+        if self.format == sniff.SHAPEFILE:
+            parts = {ext: self._link(found, ext) for ext in sniff.SHAPE_PARTS if (found := self._sibling(ext))}
+            sniff.check_shapefile(parts, self.name)
+            return str(parts[".shp"])
+        target = self._link(self.path, self.path.suffix.lower())
+        if self.format == sniff.GEOJSON:
+            sniff.check_geojson(target, self.name)
+        elif self.format == sniff.GPKG:
+            sniff.check_gpkg(target, self.name)
+        elif self.format == sniff.KML:
+            sniff.check_kml(target, self.name)
+        return _DRIVER_PREFIX.get(self.format, "") + str(target)
+
+    def _sibling(self, ext: str) -> Path | None:
+        """A plain Shapefile's part next to it (``.dbf`` or ``.DBF``)."""
+        for candidate in (self.path.with_suffix(ext), self.path.with_suffix(ext.upper())):
+            if candidate.is_file():
+                return candidate
+        return None
+
+    def _link(self, source: Path, ext: str) -> Path:
+        target = self.folder / f"layer{ext}"
+        os.symlink(source.resolve(), target)
+        return target
+
     def _check_zip(self) -> None:
         try:
             with zipfile.ZipFile(self.path) as archive:
                 infos = archive.infolist()
-        except zipfile.BadZipFile as exc:
-            raise ImportRejected(self.name, f"not a readable zip archive ({exc})") from exc
+        except zipfile.BadZipFile:
+            raise ImportRejected(self.name, "not a readable zip archive") from None
         unpacked = sum(i.file_size for i in infos)
         packed = max(1, sum(i.compress_size for i in infos))
         if unpacked > MAX_UNZIPPED_BYTES or unpacked / packed > MAX_ZIP_RATIO:
             raise ImportRejected(
                 self.name, f"refusing a zip that unpacks to {unpacked:,} bytes ({unpacked / packed:.0f}× its size)"
             )
-        if not any(i.filename.lower().endswith(".shp") for i in infos):
-            raise ImportRejected(self.name, "the zip archive holds no .shp file")
+
+    def _gdal_message(self, exc: Exception) -> str:
+        """GDAL's reason, naming the upload by its own name and never a server path."""
+        text = str(exc).replace(self.source, self.name).replace(str(self.folder), "")
+        return _short(text) or type(exc).__name__
 
     def _count(self) -> int | None:
-        if self.format == "CSV":
+        if self.format == sniff.CSV:
             return None  # counted while streaming
+        _harden_gdal()
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                info = pyogrio.read_info(self.path, force_feature_count=True, encoding=self.encoding)
+                info = pyogrio.read_info(self.source, force_feature_count=True, encoding=self.encoding)
         except Exception as exc:  # pyogrio raises several GDAL-derived types
-            raise ImportRejected(self.name, f"cannot read the file as {self.format}: {_gdal_message(exc)}") from exc
+            raise ImportRejected(
+                self.name, f"cannot read the file as {self.format}: {self._gdal_message(exc)}"
+            ) from None
         return int(info["features"])
 
     # -- chunks ------------------------------------------------------------------------------------
     def chunks(self) -> Iterator[pd.DataFrame]:
-        if self.format == "CSV":
-            yield from self._csv_chunks()
-        else:
-            yield from self._vector_chunks()
+        try:
+            if self.format == sniff.CSV:
+                yield from self._csv_chunks()
+            else:
+                yield from self._vector_chunks()
+        finally:
+            self._cleanup()
 
     def _vector_chunks(self) -> Iterator[pd.DataFrame]:
         """Stream Arrow record batches from GDAL: one pass over the file, columns stay columnar."""
@@ -107,7 +211,7 @@ class FileReader:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 with pyogrio.open_arrow(
-                    self.path, batch_size=self.chunk_rows, encoding=self.encoding, use_pyarrow=True
+                    self.source, batch_size=self.chunk_rows, encoding=self.encoding, use_pyarrow=True
                 ) as (meta, batches):
                     geometry_name = meta["geometry_name"] or "wkb_geometry"
                     for batch in batches:
@@ -119,8 +223,8 @@ class FileReader:
             raise
         except Exception as exc:  # pyogrio raises several GDAL-derived types
             raise ImportRejected(
-                self.name, f"cannot read rows from {start + 1} on: {_gdal_message(exc)}", row=start + 1
-            ) from exc
+                self.name, f"cannot read rows from {start + 1} on: {self._gdal_message(exc)}", row=start + 1
+            ) from None
 
     @staticmethod
     def _from_arrow(batch: pa.RecordBatch, geometry_name: str, start: int) -> pd.DataFrame:
@@ -159,7 +263,7 @@ class FileReader:
         except pd.errors.EmptyDataError as exc:
             raise ImportRejected(self.name, "the file holds no rows") from exc
         except pd.errors.ParserError as exc:
-            raise ImportRejected(self.name, f"malformed CSV: {exc}") from exc
+            raise ImportRejected(self.name, f"malformed CSV: {_short(str(exc))}") from None
         if start == 0:
             raise ImportRejected(self.name, "the file holds no rows")
 
@@ -224,6 +328,8 @@ def wkb_to_shapely(wkb: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return shapely.from_wkb(values, on_invalid="ignore")
 
 
-def _gdal_message(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:300]
+def _short(text: str, limit: int = 160) -> str:
+    """One line of a library's message, without any file system path in it, at most ``limit`` characters."""
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    line = re.sub(r"(?:[A-Za-z][\w ]*:)?/[^\s'\"]*", "<path>", line)
+    return line[:limit]
