@@ -150,14 +150,34 @@ def cmd_users(args: argparse.Namespace, settings: Settings) -> int:
         users.disable_user(engine, actor, _need_name(args))
         print(f"{args.name} disabled: its tokens and sessions no longer work")
     elif args.action == "token":
-        token = users.new_token(engine, settings, actor, _need_name(args))
-        print(f"new API token for {args.name} (shown once): {token}")
+        issued = users.issue_token(engine, settings, actor, _need_name(args))
+        print(f"new API token for {args.name} (shown once): {issued.token}")
+        print(f"  id {issued.id}, expires {issued.expires_at:%Y-%m-%d %H:%M %Z}")
+    elif args.action == "tokens":
+        print(f"{'id':>6}  {'issued':<16}  {'expires':<16}  state")
+        for t in users.list_tokens(engine, _need_name(args)):
+            state = "revoked" if t["revoked_at"] else ("expired" if t["expires_at"] <= _now() else "active")
+            print(f"{t['id']:>6}  {t['created_at']:%Y-%m-%d %H:%M}  {t['expires_at']:%Y-%m-%d %H:%M}  {state}")
+    elif args.action == "revoke-token":
+        if args.token_id is None:
+            raise GeoSafetyError("users revoke-token needs NAME and TOKEN_ID (see `geo-safety users tokens NAME`)")
+        users.revoke_token(engine, actor, _need_name(args), args.token_id)
+        print(f"token {args.token_id} of {args.name} revoked; its other tokens still work")
+    elif args.action == "reset-password":
+        password = users.reset_password(engine, actor, _need_name(args))
+        print(f"new password for {args.name} (shown once): {password}; every browser session of it has ended")
     elif args.action == "demo":
         if settings.is_production:
             raise GeoSafetyError("demo users are not created in production")
         print("Demo accounts (synthetic sample data; passwords and tokens are new on every run):")
         _print_credentials(users.reset_demo_users(engine, settings, actor))
     return 0
+
+
+def _now():
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
 
 
 def _need_name(args: argparse.Namespace) -> str:
@@ -385,9 +405,12 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--premises-format", default="csv", choices=["csv", "gpkg"])
     sample.set_defaults(func=cmd_sample)
 
-    users = sub.add_parser("users", help="accounts: add|list|disable|token|demo")
-    users.add_argument("action", choices=["add", "list", "disable", "token", "demo"])
+    users = sub.add_parser("users", help="accounts: add|list|disable|token|tokens|revoke-token|reset-password|demo")
+    users.add_argument(
+        "action", choices=["add", "list", "disable", "token", "tokens", "revoke-token", "reset-password", "demo"]
+    )
     users.add_argument("name", nargs="?")
+    users.add_argument("token_id", nargs="?", type=int, help="revoke-token: the id `users tokens NAME` shows")
     users.add_argument("--role", choices=["inspector", "planner", "viewer", "admin"])
     users.add_argument(
         "--district",

@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -28,6 +31,27 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return False
 
 
+_SLOTS: dict[int, threading.BoundedSemaphore] = {}
+_SLOTS_LOCK = threading.Lock()
+
+
+@contextmanager
+def hashing_slot(limit: int, wait_s: float = 0.25) -> Iterator[bool]:
+    """One of ``limit`` process-wide places for argon2 work; ``False`` when none frees up within ``wait_s``.
+
+    Each check holds 64 MiB for a moment: bounding them bounds the memory a flood of logins can take, and
+    refusing at once (instead of queueing) keeps the threads free for everyone else.
+    """
+    with _SLOTS_LOCK:
+        slots = _SLOTS.setdefault(limit, threading.BoundedSemaphore(limit))
+    acquired = slots.acquire(timeout=wait_s)
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            slots.release()
+
+
 def new_password() -> str:
     """A password that is easy to type on a phone: 4 groups of 4 lowercase letters and digits."""
     alphabet = "abcdefghjkmnpqrstuvwxyz23456789"
@@ -46,6 +70,25 @@ def digest(secret_key: str, token: str) -> str:
     True
     """
     return hmac.new(secret_key.encode(), token.encode(), hashlib.sha256).hexdigest()
+
+
+def new_csrf_token(secret_key: str) -> str:
+    """A login-form token: random and signed, so a cookie planted by a neighbouring site is not accepted."""
+    nonce = secrets.token_urlsafe(24)
+    return f"{nonce}.{digest(secret_key, 'csrf:' + nonce)[:32]}"
+
+
+def csrf_token_valid(secret_key: str, cookie: str | None, submitted: str | None) -> bool:
+    """Double submit: the form's token equals the cookie's, and the server signed it.
+
+    >>> t = new_csrf_token("k")
+    >>> csrf_token_valid("k", t, t), csrf_token_valid("k", t, new_csrf_token("k")), csrf_token_valid("x", t, t)
+    (True, False, False)
+    """
+    if not cookie or not submitted or len(cookie) > 200 or not hmac.compare_digest(cookie.encode(), submitted.encode()):
+        return False
+    nonce, _, signature = cookie.partition(".")
+    return hmac.compare_digest(signature.encode(), digest(secret_key, "csrf:" + nonce)[:32].encode())
 
 
 def looks_like_token(value: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -51,6 +51,17 @@ class Settings(BaseSettings):
     session_hours: int = 12
     #: Mark the session cookie Secure even when TLS ends at a proxy in front of the app.
     cookie_secure: bool = False
+    #: API tokens stop working this many days after they are issued.
+    token_days: int = Field(default=90, ge=1)
+    #: Failed logins per account within ``login_window_minutes`` before the account is locked for that long.
+    login_max_failures: int = Field(default=5, ge=1)
+    #: Failed logins per client address (any accounts) within the window before the address is locked.
+    login_max_failures_per_address: int = Field(default=20, ge=1)
+    login_window_minutes: int = Field(default=15, ge=1)
+    #: Password checks (argon2id, 64 MiB each) running at once per process; more logins get 503 at once.
+    login_concurrency: int = Field(default=4, ge=1)
+    #: Reverse proxies (IP addresses or CIDR networks) whose ``X-Forwarded-For`` names the client; none by default.
+    trusted_proxies: list[str] = []
 
     @field_validator("database_url")
     @classmethod

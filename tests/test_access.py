@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -53,6 +54,13 @@ def client(settings: Settings) -> TestClient:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def log_in(client: TestClient, name: str, password: str, next: str = "/"):
+    """As a browser does: open the form (it sets the CSRF cookie) and post it with its hidden token."""
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
+    data = {"username": name, "password": password, "next": next, "csrf_token": token}
+    return client.post("/login", data=data, follow_redirects=False)
 
 
 def _no_data(response) -> None:
@@ -193,43 +201,34 @@ def test_disabled_user_is_401(world, client: TestClient) -> None:
 
 def test_browser_login_session_logout(world, client: TestClient, beihai: Engine) -> None:
     assert "登录" in client.get("/login").text
-    wrong = client.post("/login", data={"username": "viewer", "password": "nope"}, follow_redirects=False)
+    wrong = log_in(client, "viewer", "nope")
     assert wrong.status_code == 401 and "密码错误" in wrong.text
-    response = client.post(
-        "/login",
-        data={"username": "viewer", "password": world["viewer"].password, "next": "/api/v1/me"},
-        follow_redirects=False,
-    )
+    response = log_in(client, "viewer", world["viewer"].password, next="/api/v1/me")
     assert response.status_code == 303 and response.headers["location"] == "/api/v1/me"
-    cookie = response.headers["set-cookie"]
+    cookie = next(c for c in response.headers.get_list("set-cookie") if c.startswith(SESSION_COOKIE))
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Secure" not in cookie
     assert client.get("/api/v1/me").json()["name"] == "viewer"
     # a cookie-authenticated write without the CSRF header is refused
     assert client.post("/api/v1/users/viewer/token").status_code == 403
-    client.post("/logout", follow_redirects=False)
+    client.post("/logout", headers={"Origin": "http://testserver"}, follow_redirects=False)
     assert client.get("/api/v1/me").status_code == 401
 
 
 def test_login_never_redirects_off_site(world, client: TestClient) -> None:
     for target in ("https://evil.example/", "//evil.example", "/\\evil.example"):
-        response = client.post(
-            "/login",
-            data={"username": "viewer", "password": world["viewer"].password, "next": target},
-            follow_redirects=False,
-        )
+        response = log_in(client, "viewer", world["viewer"].password, next=target)
         assert response.headers["location"] == "/"
 
 
 def test_session_cookie_is_secure_over_tls(world, settings: Settings) -> None:
     with TestClient(create_app(settings), base_url="https://testserver") as tls:
-        response = tls.post(
-            "/login", data={"username": "viewer", "password": world["viewer"].password}, follow_redirects=False
-        )
-    assert "Secure" in response.headers["set-cookie"]
+        response = log_in(tls, "viewer", world["viewer"].password)
+    assert response.status_code == 303
+    assert "Secure" in next(c for c in response.headers.get_list("set-cookie") if c.startswith(SESSION_COOKIE))
 
 
 def test_expired_and_forged_sessions_are_401(world, client: TestClient, beihai: Engine) -> None:
-    client.post("/login", data={"username": "admin", "password": world["admin"].password})
+    log_in(client, "admin", world["admin"].password)
     assert client.get("/api/v1/me").status_code == 200
     with beihai.begin() as conn:
         conn.execute(text("UPDATE web_sessions SET expires_at = :t"), {"t": datetime(2020, 1, 1, tzinfo=UTC)})
@@ -280,7 +279,7 @@ def test_every_write_is_audited(world, client: TestClient, tmp_path: Path) -> No
         files={"file": (name, content)},
     )
     client.post("/api/v1/users/viewer/token", headers=bearer(world["admin"].token))
-    client.post("/login", data={"username": "viewer", "password": "wrong"})
+    log_in(client, "viewer", "wrong")
     entries = client.get("/api/v1/audit?since=2000-01-01", headers=bearer(world["admin"].token)).json()
     actions = [(e["actor"], e["action"], e["target_id"]) for e in entries]
     assert ("test-setup", "user.create", "inspector") in actions
@@ -300,7 +299,7 @@ def test_secrets_never_stored_or_logged_in_clear(
     handler = logging.StreamHandler(stream)
     logging.getLogger().addHandler(handler)
     try:
-        client.post("/login", data={"username": "viewer", "password": world["viewer"].password})
+        log_in(client, "viewer", world["viewer"].password)
         client.get("/api/v1/me", headers=bearer(world["admin"].token))
         token = client.post("/api/v1/users/viewer/token", headers=bearer(world["admin"].token)).json()["token"]
         client.get("/api/v1/me", headers=bearer(token))
@@ -334,6 +333,7 @@ def test_production_refuses_default_secret_and_demo_users(beihai: Engine, settin
 
 
 def test_landing_and_health_are_open(client: TestClient, beihai: Engine) -> None:
-    assert client.get("/health").status_code == 200
+    health = client.get("/health")
+    assert health.status_code == 200 and health.json() == {"status": "ok"}  # details only for signed-in callers
     page = client.get("/", headers={"Accept": "text/html,application/xhtml+xml"})
     assert page.status_code == 200 and "校园安全" in page.text and "/login" in page.text

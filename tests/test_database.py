@@ -108,8 +108,15 @@ def test_migrations_go_up_and_down(admin_url: str) -> None:
 
 
 def test_health_reports_layers_and_503_when_the_database_is_down(beihai, settings: Settings) -> None:
+    from uuid import uuid4
+
+    from geo_safety.services import users
+    from geo_safety.services.audit import Actor
+
+    token = users.add_user(beihai, settings, Actor("t"), f"health-{uuid4().hex[:8]}", "viewer").token
     with TestClient(create_app(settings)) as client:
-        body = client.get("/health").json()
+        assert client.get("/health").json() == {"status": "ok"}  # anonymous: alive, nothing more
+        body = client.get("/health", headers={"Authorization": f"Bearer {token}"}).json()
     assert body["status"] == "ok" and body["schema_revision"] == migrate.head()
     assert body["layers"]["districts"] == 4
     down = Settings(database_url=f"postgresql://nobody:x@127.0.0.1:{free_port()}/none")

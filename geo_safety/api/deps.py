@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
+from functools import lru_cache
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Query, Request
 from sqlalchemy import Engine
@@ -34,8 +37,74 @@ EngineDep = Annotated[Engine, Depends(get_engine)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@lru_cache(maxsize=8)
+def _networks(proxies: tuple[str, ...]) -> tuple[tuple[Network, ...], frozenset[str]]:
+    """The configured proxies as networks (``10.0.0.5`` or ``10.0.0.0/8``); anything else matches literally."""
+    networks, names = [], set()
+    for entry in proxies:
+        try:
+            networks.append(ipaddress.ip_network(entry.strip(), strict=False))
+        except ValueError:
+            names.add(entry.strip())
+    return tuple(networks), frozenset(names)
+
+
+def _is_trusted(address: str, proxies: tuple[str, ...]) -> bool:
+    networks, names = _networks(proxies)
+    if address in names:
+        return True
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
 def client_address(request: Request) -> str | None:
-    return request.client.host if request.client else None
+    """Who is calling: the peer of the connection, or, when that peer is a configured proxy
+    (``GEO_SAFETY_TRUSTED_PROXIES``), the nearest address in ``X-Forwarded-For`` that is not one.
+
+    Anyone can write ``X-Forwarded-For``, so it is read only from proxies the operator named; the audit log and
+    the per-address login limit would otherwise believe whatever a client claims.
+    """
+    peer = request.client.host if request.client else None
+    proxies = tuple(request.app.state.settings.trusted_proxies)
+    if peer is None or not proxies or not _is_trusted(peer, proxies):
+        return peer
+    hops = [hop.strip() for value in request.headers.getlist("x-forwarded-for") for hop in value.split(",")]
+    for hop in reversed([h for h in hops if h]):
+        if _is_trusted(hop, proxies):
+            continue
+        try:
+            return str(ipaddress.ip_address(hop))
+        except ValueError:
+            return peer  # not an address: the header was not written by a proxy
+    return peer
+
+
+def _request_host(request: Request) -> str:
+    """The host the browser addressed (a trusted proxy may pass it on in ``X-Forwarded-Host``)."""
+    host = request.headers.get("host", "")
+    forwarded = request.headers.get("x-forwarded-host")
+    proxies = tuple(request.app.state.settings.trusted_proxies)
+    if forwarded and request.client and proxies and _is_trusted(request.client.host, proxies):
+        host = forwarded.split(",")[0].strip()
+    return host.lower()
+
+
+def same_origin(request: Request) -> bool | None:
+    """Did the browser send this from one of our own pages? From ``Origin``, else ``Referer``; ``None`` when
+    neither is present (not a browser, or an old one). Browsers send ``Origin`` with every form POST."""
+    origin = request.headers.get("origin")
+    source = origin if origin is not None else request.headers.get("referer")
+    if source is None:
+        return None
+    if source == "null":  # sandboxed frames, data: URLs, privacy-redirected requests
+        return False
+    return urlsplit(source).netloc.lower() == _request_host(request)
 
 
 def current_user(request: Request, engine: EngineDep, settings: SettingsDep) -> Principal:
@@ -61,6 +130,16 @@ def current_user(request: Request, engine: EngineDep, settings: SettingsDep) -> 
 
 
 UserDep = Annotated[Principal, Depends(current_user)]
+
+
+def optional_user(request: Request, engine: EngineDep, settings: SettingsDep) -> Principal | None:
+    """The caller when they sent credentials (wrong ones: 401), ``None`` for an anonymous caller."""
+    if request.headers.get("authorization") is None and not request.cookies.get(SESSION_COOKIE):
+        return None
+    return current_user(request, engine, settings)
+
+
+OptionalUserDep = Annotated[Principal | None, Depends(optional_user)]
 
 
 def district_scope(

@@ -19,6 +19,8 @@ class User(Base):
 
     id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
     name: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    #: The name in NFKC with case folded: unique, so look-alike names cannot be created (revision 0006).
+    name_key: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
     role: Mapped[str] = mapped_column(Text, nullable=False)
     districts: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False, server_default="{}")
     password_hash: Mapped[str] = mapped_column(Text, nullable=False)
@@ -34,6 +36,7 @@ class ApiToken(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), nullable=False, index=True)
     token_digest: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -10,7 +11,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import IntegrityError
 
 from geo_safety import security
-from geo_safety.errors import Conflict, Forbidden, InvalidInput, NotFound
+from geo_safety.errors import Conflict, Forbidden, GeoSafetyError, InvalidInput, NotFound
 from geo_safety.rules import Role, allowed
 from geo_safety.services.audit import Actor, record
 from geo_safety.settings import Settings
@@ -56,6 +57,82 @@ class NewCredentials:
     districts: tuple[str, ...]
     password: str | None
     token: str
+    token_id: int | None = None
+    token_expires_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A new API token (shown once), its id (to revoke it alone) and when it stops working."""
+
+    id: int
+    token: str
+    expires_at: datetime
+
+
+class LoginThrottled(GeoSafetyError):
+    """Too many failed logins for this account or from this address: try again after ``retry_after`` seconds."""
+
+    def __init__(self, scope: str, retry_after: int) -> None:
+        super().__init__(f"too many failed logins for this {scope}; try again in {retry_after // 60 + 1} min")
+        self.scope, self.retry_after = scope, retry_after
+
+
+class LoginBusy(GeoSafetyError):
+    """Every password-check slot is taken: refused at once rather than queued."""
+
+    retry_after = 2
+
+
+# -- user names ---------------------------------------------------------------------------------------------
+#: Characters that show as nothing although Unicode files them as letters or marks (fillers, variation
+#: selectors, the combining grapheme joiner, a blank braille cell).
+_INVISIBLE = {0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x2800, 0x3164, 0xFFA0}
+_INVISIBLE_RANGES = ((0x180B, 0x180F), (0xFE00, 0xFE0F), (0xE0100, 0xE01EF))
+#: Control, format (zero-width, bidi overrides), surrogate, private-use, unassigned, line/paragraph separators.
+_REFUSED_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
+
+
+def _invisible(char: str) -> bool:
+    point = ord(char)
+    return (
+        unicodedata.category(char) in _REFUSED_CATEGORIES
+        or (unicodedata.category(char) == "Zs" and char != " ")
+        or point in _INVISIBLE
+        or any(low <= point <= high for low, high in _INVISIBLE_RANGES)
+    )
+
+
+def clean_name(name: str) -> str:
+    """A user name as stored: NFKC, trimmed, 1 to 64 characters, nothing invisible (``InvalidInput`` if not).
+
+    >>> clean_name(" Ｗａｎｇ ")
+    'Wang'
+    >>> clean_name("wang\u200b")
+    Traceback (most recent call last):
+    geo_safety.errors.InvalidInput: a user name may not contain control, format or invisible characters (U+200B)
+    """
+    cleaned = unicodedata.normalize("NFKC", name).strip()
+    bad = next((c for c in cleaned if _invisible(c)), None)
+    if bad is not None:
+        raise InvalidInput(f"a user name may not contain control, format or invisible characters (U+{ord(bad):04X})")
+    if not cleaned or len(cleaned) > 64:
+        raise InvalidInput("a user name needs 1 to 64 characters")
+    return cleaned
+
+
+def name_key(name: str) -> str:
+    """What makes two names the same account: NFKC with case folded (also computed by migration 0006).
+
+    >>> name_key("WANG") == name_key("wang") == name_key("Ｗａｎｇ")
+    True
+    """
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
+
+
+def _printable(name: str) -> str:
+    """A refused name as the audit log shows it: escaped, never a NUL or a direction override."""
+    return name.encode("unicode_escape").decode("ascii")[:64] or "?"
 
 
 def _principal(row: Any) -> Principal:
@@ -73,13 +150,16 @@ def _check_districts(conn: Connection, role: Role, districts: tuple[str, ...]) -
             raise InvalidInput(f"unknown district {', '.join(unknown)}; known: {', '.join(sorted(known)) or 'none'}")
 
 
-def _issue_token(conn: Connection, settings: Settings, user_id: int) -> str:
+def _issue_token(conn: Connection, settings: Settings, user_id: int) -> IssuedToken:
     token = security.new_token()
-    conn.execute(
-        text("INSERT INTO api_tokens (user_id, token_digest) VALUES (:u, :d)"),
-        {"u": user_id, "d": security.digest(settings.secret_key, token)},
-    )
-    return token
+    row = conn.execute(
+        text(
+            "INSERT INTO api_tokens (user_id, token_digest, expires_at) "
+            "VALUES (:u, :d, now() + make_interval(days => :days)) RETURNING id, expires_at"
+        ),
+        {"u": user_id, "d": security.digest(settings.secret_key, token), "days": settings.token_days},
+    ).one()
+    return IssuedToken(row.id, token, row.expires_at)
 
 
 def add_user(
@@ -97,20 +177,19 @@ def add_user(
         role_ = Role(role)
     except ValueError:
         raise InvalidInput(f"unknown role {role!r}; use one of: {', '.join(r.value for r in Role)}") from None
-    name = name.strip()
-    if not name or len(name) > 64:
-        raise InvalidInput("a user name needs 1 to 64 characters")
+    name = clean_name(name)
     password = security.new_password()
     try:
         with engine.begin() as conn:
             _check_districts(conn, role_, districts)
             user_id = conn.execute(
                 text(
-                    "INSERT INTO users (name, role, districts, password_hash, is_demo) "
-                    "VALUES (:n, :r, :d, :h, :demo) RETURNING id"
+                    "INSERT INTO users (name, name_key, role, districts, password_hash, is_demo) "
+                    "VALUES (:n, :k, :r, :d, :h, :demo) RETURNING id"
                 ),
                 {
                     "n": name,
+                    "k": name_key(name),
                     "r": role_.value,
                     "d": list(districts),
                     "h": security.hash_password(password),
@@ -120,37 +199,97 @@ def add_user(
             token = _issue_token(conn, settings, user_id)
             record(conn, actor, "user.create", "user", name, {"role": role_.value, "districts": list(districts)})
     except IntegrityError as exc:
-        raise Conflict(f"a user named {name!r} exists already") from exc
-    return NewCredentials(name, role_.value, districts, password, token)
+        raise Conflict(f"a user named {name!r} (or one differing only in case or width) exists already") from exc
+    return NewCredentials(name, role_.value, districts, password, token.token, token.id, token.expires_at)
+
+
+def _user(conn: Connection, name: str) -> tuple[int, str]:
+    """The id and stored name of the account ``name`` denotes (any case or width)."""
+    try:
+        key = name_key(clean_name(name))
+    except InvalidInput:
+        raise NotFound(f"no user named {_printable(name)!r}") from None
+    row = conn.execute(text("SELECT id, name FROM users WHERE name_key = :k"), {"k": key}).one_or_none()
+    if row is None:
+        raise NotFound(f"no user named {name!r}")
+    return row.id, row.name
 
 
 def _user_id(conn: Connection, name: str) -> int:
-    user_id = conn.execute(text("SELECT id FROM users WHERE name = :n"), {"n": name}).scalar_one_or_none()
-    if user_id is None:
-        raise NotFound(f"no user named {name!r}")
-    return user_id
+    return _user(conn, name)[0]
+
+
+def issue_token(engine: Engine, settings: Settings, actor: Actor, name: str) -> IssuedToken:
+    """Issue another API token for ``name``; it works until it expires (``token_days``) or is revoked."""
+    with engine.begin() as conn:
+        user_id, stored = _user(conn, name)
+        issued = _issue_token(conn, settings, user_id)
+        record(conn, actor, "user.token", "user", stored, {"token_id": issued.id, "expires_at": issued.expires_at})
+    return issued
 
 
 def new_token(engine: Engine, settings: Settings, actor: Actor, name: str) -> str:
-    """Issue another API token for ``name`` (older tokens stay valid until the user is disabled)."""
+    """Issue another API token for ``name`` and return just the secret."""
+    return issue_token(engine, settings, actor, name).token
+
+
+def list_tokens(engine: Engine, name: str) -> list[dict[str, Any]]:
+    """The user's API tokens (never the secrets): id, issued, expires, revoked."""
+    with engine.connect() as conn:
+        user_id = _user_id(conn, name)
+        rows = conn.execute(
+            text("SELECT id, created_at, expires_at, revoked_at FROM api_tokens WHERE user_id = :u ORDER BY id"),
+            {"u": user_id},
+        ).mappings()
+        return [dict(r) for r in rows]
+
+
+def revoke_token(engine: Engine, actor: Actor, name: str, token_id: int) -> None:
+    """Revoke one API token of ``name``; the user's other tokens and sessions keep working."""
     with engine.begin() as conn:
-        token = _issue_token(conn, settings, _user_id(conn, name))
-        record(conn, actor, "user.token", "user", name)
-    return token
+        user_id, stored = _user(conn, name)
+        found = conn.execute(
+            text(
+                "UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now()) "
+                "WHERE id = :t AND user_id = :u RETURNING id"
+            ),
+            {"t": token_id, "u": user_id},
+        ).one_or_none()
+        if found is None:
+            raise NotFound(f"no token {token_id} of user {stored!r} (see `geo-safety users tokens {stored}`)")
+        record(conn, actor, "user.token_revoke", "user", stored, {"token_id": token_id})
+
+
+def _end_sessions(conn: Connection, user_id: int) -> None:
+    conn.execute(
+        text("UPDATE web_sessions SET ended_at = now() WHERE user_id = :u AND ended_at IS NULL"), {"u": user_id}
+    )
+
+
+def reset_password(engine: Engine, actor: Actor, name: str) -> str:
+    """Give ``name`` a new generated password (returned once) and end every browser session of the account."""
+    password = security.new_password()
+    with engine.begin() as conn:
+        user_id, stored = _user(conn, name)
+        conn.execute(
+            text("UPDATE users SET password_hash = :h WHERE id = :u"),
+            {"h": security.hash_password(password), "u": user_id},
+        )
+        _end_sessions(conn, user_id)
+        record(conn, actor, "user.password_reset", "user", stored)
+    return password
 
 
 def disable_user(engine: Engine, actor: Actor, name: str) -> None:
     """Disable an account: its tokens and sessions stop working at once; its history stays."""
     with engine.begin() as conn:
-        user_id = _user_id(conn, name)
+        user_id, stored = _user(conn, name)
         conn.execute(text("UPDATE users SET disabled_at = coalesce(disabled_at, now()) WHERE id = :u"), {"u": user_id})
         conn.execute(
             text("UPDATE api_tokens SET revoked_at = now() WHERE user_id = :u AND revoked_at IS NULL"), {"u": user_id}
         )
-        conn.execute(
-            text("UPDATE web_sessions SET ended_at = now() WHERE user_id = :u AND ended_at IS NULL"), {"u": user_id}
-        )
-        record(conn, actor, "user.disable", "user", name)
+        _end_sessions(conn, user_id)
+        record(conn, actor, "user.disable", "user", stored)
 
 
 def list_users(engine: Engine) -> list[dict[str, Any]]:
@@ -168,23 +307,95 @@ def authenticate_token(engine: Engine, settings: Settings, token: str) -> Princi
         row = conn.execute(
             text(
                 "SELECT u.id, u.name, u.role, u.districts FROM api_tokens t JOIN users u ON u.id = t.user_id "
-                "WHERE t.token_digest = :d AND t.revoked_at IS NULL AND u.disabled_at IS NULL"
+                "WHERE t.token_digest = :d AND t.revoked_at IS NULL AND t.expires_at > now() "
+                "AND u.disabled_at IS NULL"
             ),
             {"d": security.digest(settings.secret_key, token)},
         ).one_or_none()
     return _principal(row) if row else None
 
 
+_FAILURES_SINCE = (
+    "SELECT ceil(extract(epoch FROM at + make_interval(mins => :window) - now())) FROM audit_log "
+    "WHERE action = 'login.failed' AND {column} = :who AND at > now() - make_interval(mins => :window) "
+    "AND at > :since ORDER BY at DESC OFFSET :skip LIMIT 1"
+)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _locked_for(conn: Connection, column: str, who: str, limit: int, window: int, since: datetime) -> int:
+    """Seconds until fewer than ``limit`` failures of ``who`` lie in the window (0: not locked)."""
+    seconds = conn.execute(
+        text(_FAILURES_SINCE.format(column=column)),
+        {"who": who, "window": window, "since": since, "skip": limit - 1},
+    ).scalar_one_or_none()
+    return 0 if seconds is None else max(1, int(seconds))
+
+
+def _lockouts(conn: Connection, settings: Settings, account: str, client: str | None) -> list[tuple[str, int]]:
+    """Which limits this attempt runs into: ``[(scope, retry_after_s)]``. Per account, failures since the
+    account's last successful login count; per address, every failure does."""
+    window = settings.login_window_minutes
+    last_login = conn.execute(
+        text(
+            "SELECT max(at) FROM audit_log WHERE action = 'login' AND actor = :a "
+            "AND at > now() - make_interval(mins => :window)"
+        ),
+        {"a": account, "window": window},
+    ).scalar_one_or_none()
+    since = last_login or _EPOCH
+    found = []
+    wait = _locked_for(conn, "actor", account, settings.login_max_failures, window, since)
+    if wait:
+        found.append(("account", wait))
+    if client is not None:
+        wait = _locked_for(conn, "client", client, settings.login_max_failures_per_address, window, _EPOCH)
+        if wait:
+            found.append(("address", wait))
+    return found
+
+
 def login(engine: Engine, settings: Settings, name: str, password: str, client: str | None) -> tuple[Principal, str]:
-    """Check a password and open a browser session; returns the principal and the session id (for the cookie)."""
+    """Check a password and open a browser session; returns the principal and the session id (for the cookie).
+
+    Refused with ``LoginThrottled`` while the account or the client address has too many recent failures (the
+    lockout is audited once, when it begins), and with ``LoginBusy`` when every password-check slot is taken.
+    """
+    try:
+        key: str | None = name_key(clean_name(name))
+    except InvalidInput:
+        key = None  # cannot name an account; still a failure that counts against the address
     with engine.connect() as conn:
-        row = conn.execute(
-            text("SELECT id, name, role, districts, password_hash FROM users WHERE name = :n AND disabled_at IS NULL"),
-            {"n": name},
-        ).one_or_none()
-    if not security.verify_password(row.password_hash if row else None, password) or row is None:
+        row = None
+        if key is not None:
+            row = conn.execute(
+                text(
+                    "SELECT id, name, role, districts, password_hash FROM users "
+                    "WHERE name_key = :k AND disabled_at IS NULL"
+                ),
+                {"k": key},
+            ).one_or_none()
+        account = row.name if row else (clean_name(name) if key is not None else _printable(name))
+        locked = _lockouts(conn, settings, account, client)
+    if locked:
+        scope, wait = max(locked, key=lambda item: item[1])
+        raise LoginThrottled(scope, wait)
+    with security.hashing_slot(settings.login_concurrency) as slot:
+        if not slot:
+            raise LoginBusy("too many logins at once; try again in a moment")
+        ok = security.verify_password(row.password_hash if row else None, password)
+    if not ok or row is None:
         with engine.begin() as conn:  # the failure is recorded even though the login is refused
-            record(conn, Actor(name[:64] or "?", client), "login.failed")
+            record(conn, Actor(account, client), "login.failed")
+            for scope, _ in _lockouts(conn, settings, account, client):
+                target = ("user", account) if scope == "account" else ("address", client)
+                record(
+                    conn,
+                    Actor(account, client),
+                    "login.lockout",
+                    *target,
+                    {"scope": scope, "minutes": settings.login_window_minutes},
+                )
         raise InvalidInput("wrong user name or password")
     session_id = security.new_token()
     with engine.begin() as conn:
@@ -241,9 +452,12 @@ def reset_demo_users(engine: Engine, settings: Settings, actor: Actor) -> list[N
                 {"h": security.hash_password(password), "u": user_id},
             )
             conn.execute(text("UPDATE api_tokens SET revoked_at = now() WHERE user_id = :u"), {"u": user_id})
+            _end_sessions(conn, user_id)
             token = _issue_token(conn, settings, user_id)
             record(conn, actor, "user.reset_demo", "user", name)
-            created.append(NewCredentials(name, role.value, districts, password, token))
+            created.append(
+                NewCredentials(name, role.value, districts, password, token.token, token.id, token.expires_at)
+            )
     for name, role, districts in DEMO_USERS:
         if name not in existing:
             created.append(add_user(engine, settings, actor, name, role, districts, is_demo=True))
