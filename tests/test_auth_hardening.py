@@ -285,5 +285,7 @@ def test_bad_user_names_are_4xx_over_http(accounts, client: TestClient) -> None:
     for name, expected in (("nul\x00name", 422), ("zero\u200bwidth", 422), ("Admin", 409), ("王伟", 201)):
         response = client.post("/api/v1/users", headers=admin, json={"name": name, "role": "viewer"})
         assert response.status_code == expected, (name, response.text)
+    assert client.post("/api/v1/users/nul%00name/disable", headers=admin).status_code == 404
+    assert client.post("/api/v1/users/VIEWER/token", headers=admin).status_code == 404  # admin: exact names
     assert login_form(client, "VIEWER", accounts["viewer"].password).status_code == 303  # names match casefolded
     assert login_form(client, "nul\x00name", "x").status_code == 401

@@ -204,14 +204,14 @@ def add_user(
 
 
 def _user(conn: Connection, name: str) -> tuple[int, str]:
-    """The id and stored name of the account ``name`` denotes (any case or width)."""
+    """The id and stored name of the account named exactly ``name`` (after NFKC, as names are stored)."""
     try:
-        key = name_key(clean_name(name))
+        cleaned = clean_name(name)
     except InvalidInput:
         raise NotFound(f"no user named {_printable(name)!r}") from None
-    row = conn.execute(text("SELECT id, name FROM users WHERE name_key = :k"), {"k": key}).one_or_none()
+    row = conn.execute(text("SELECT id, name FROM users WHERE name = :n"), {"n": cleaned}).one_or_none()
     if row is None:
-        raise NotFound(f"no user named {name!r}")
+        raise NotFound(f"no user named {cleaned!r}")
     return row.id, row.name
 
 
