@@ -418,3 +418,10 @@ def test_service_rejects_non_text_encoding(beihai: Engine, tmp_path: Path) -> No
     path = write(hazards_frame(), tmp_path / "zones.csv")
     with pytest.raises(ImportRejected, match=r"zones\.csv: 'rot13' is not a text encoding"):
         load_file(beihai, "water_hazards", path, datum="wgs84", encoding="rot13")
+
+
+def test_utf16_csv_loads_when_its_encoding_is_declared(beihai: Engine, tmp_path: Path) -> None:
+    path = write(hazards_frame(), tmp_path / "zones.csv")
+    path.write_bytes(path.read_text().encode("utf-16"))
+    assert "binary" in refused(beihai, "water_hazards", path)
+    assert load_file(beihai, "water_hazards", path, datum="wgs84", encoding="utf-16").inserted == 2

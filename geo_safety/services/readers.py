@@ -1,5 +1,8 @@
 """Read a layer file in chunks: GeoJSON, GeoPackage, zipped or plain Shapefile, KML, CSV.
 
+The format is decided from the content, never by GDAL's guesses, and GDAL reads only a vetted copy
+in a private folder with network access off (see :mod:`geo_safety.services.sniff` for why).
+
 Each chunk is a ``pandas.DataFrame`` whose ``geometry`` column holds shapely geometries (or is
 absent for tables without geometry) and whose index is the 1-based row number in the file, so
 every later error can name the row. Large files are streamed: only one chunk is in memory.
@@ -107,7 +110,7 @@ class FileReader:
             raise ImportRejected(self.name, "file not found")
         if self.path.stat().st_size == 0:
             raise ImportRejected(self.name, "the file is empty")
-        content = sniff.sniff(self.path)
+        content = sniff.sniff(self.path, self.encoding)
         if content == "XML" and self.format == sniff.KML:
             sniff.check_kml(self.path, self.name)  # names what is wrong (a DOCTYPE, another root element)
         if content != self.format:

@@ -8,6 +8,7 @@ matching driver read the file. Every refusal is a short reason that quotes nothi
 
 from __future__ import annotations
 
+import codecs
 import json
 import mmap
 import re
@@ -50,10 +51,19 @@ def describe(kind: str) -> str:
     return _OTHER.get(kind) or LABELS[kind]
 
 
-def sniff(path: Path) -> str:
-    """The format the content is: one of the constants above, or a key of ``_OTHER``."""
+def sniff(path: Path, encoding: str | None = None) -> str:
+    """The format the content is: one of the constants above, or a key of ``_OTHER``.
+
+    ``encoding`` (a text encoding the caller declared) lets UTF-16 text count as text.
+    """
     with path.open("rb") as handle:
         head = handle.read(_HEAD_BYTES)
+    if encoding and (b"\x00" in head or head.startswith((b"\xff\xfe", b"\xfe\xff"))):
+        try:
+            text = codecs.getincrementaldecoder(encoding)().decode(head, final=False)
+        except UnicodeError:
+            return "binary"
+        return "binary" if "\x00" in text else _sniff_text(text.removeprefix("\ufeff").lstrip().encode())
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         return ZIPPED
     if head.startswith(b"SQLite format 3\x00"):
@@ -62,7 +72,10 @@ def sniff(path: Path) -> str:
         return SHAPEFILE
     if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head:
         return "binary"  # UTF-16 text included: the readers below expect UTF-8 or the declared 8-bit encoding
-    text = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    return _sniff_text(head.removeprefix(b"\xef\xbb\xbf").lstrip())
+
+
+def _sniff_text(text: bytes) -> str:
     if text.startswith(b"{"):
         return GEOJSON
     if text.startswith(b"["):
