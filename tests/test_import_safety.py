@@ -425,3 +425,11 @@ def test_utf16_csv_loads_when_its_encoding_is_declared(beihai: Engine, tmp_path:
     path.write_bytes(path.read_text().encode("utf-16"))
     assert "binary" in refused(beihai, "water_hazards", path)
     assert load_file(beihai, "water_hazards", path, datum="wgs84", encoding="utf-16").inserted == 2
+
+
+def test_zipped_shapefile_with_a_declared_encoding_still_loads(beihai: Engine, tmp_path: Path) -> None:
+    path = write(hazards_frame(), tmp_path / "zones.zip")
+    result = load_file(
+        beihai, "water_hazards", path, datum="wgs84", encoding="gbk", rename={"responsibl": "responsible_person"}
+    )
+    assert result.inserted == 2

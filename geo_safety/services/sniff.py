@@ -58,12 +58,6 @@ def sniff(path: Path, encoding: str | None = None) -> str:
     """
     with path.open("rb") as handle:
         head = handle.read(_HEAD_BYTES)
-    if encoding and (b"\x00" in head or head.startswith((b"\xff\xfe", b"\xfe\xff"))):
-        try:
-            text = codecs.getincrementaldecoder(encoding)().decode(head, final=False)
-        except UnicodeError:
-            return "binary"
-        return "binary" if "\x00" in text else _sniff_text(text.removeprefix("\ufeff").lstrip().encode())
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         return ZIPPED
     if head.startswith(b"SQLite format 3\x00"):
@@ -71,8 +65,18 @@ def sniff(path: Path, encoding: str | None = None) -> str:
     if head.startswith(_SHP_MAGIC):
         return SHAPEFILE
     if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head:
-        return "binary"  # UTF-16 text included: the readers below expect UTF-8 or the declared 8-bit encoding
+        return _wide_csv(head, encoding) if encoding else "binary"
     return _sniff_text(head.removeprefix(b"\xef\xbb\xbf").lstrip())
+
+
+def _wide_csv(head: bytes, encoding: str) -> str:
+    """CSV in a declared wide encoding (UTF-16 from Excel); anything else in one is refused as binary."""
+    try:
+        text = codecs.getincrementaldecoder(encoding)().decode(head, final=False)
+    except UnicodeError:
+        return "binary"
+    kind = _sniff_text(text.removeprefix("\ufeff").lstrip().encode())
+    return CSV if kind == CSV and "\x00" not in text else "binary"
 
 
 def _sniff_text(text: bytes) -> str:
