@@ -63,8 +63,9 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
         if args.action == "backup":
             print(f"wrote {backup.backup(settings, Path(args.file))}")
         else:
-            backup.restore(settings, Path(args.file))
-            print(f"restored {args.file}")
+            terminated = backup.restore(settings, Path(args.file), force=args.force)
+            note = f" (disconnected {terminated} other session(s); a running service reconnects)" if terminated else ""
+            print(f"restored {args.file}{note}")
     return 0
 
 
@@ -343,6 +344,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from geo_safety.api.app import create_app
 
+    # idle keep-alive connections are closed; request bodies have their own deadline (BodyLimit)
+    timeouts = {"timeout_keep_alive": settings.keep_alive_s, "timeout_graceful_shutdown": 30}
     base = f"http://{args.host}:{args.port}"
     print(
         f"geo_safety serving on {base}  (log in: {base}/login, health: {base}/health, API: {base}/openapi.json)",
@@ -356,9 +359,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             port=args.port,
             workers=args.workers,
             log_level="warning",
+            **timeouts,
         )
     else:
-        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info", **timeouts)
     return 0
 
 
@@ -375,6 +379,9 @@ def build_parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="the database: start|stop|status|url|migrate|backup FILE|restore FILE")
     db.add_argument("action", choices=["start", "stop", "status", "url", "migrate", "backup", "restore"])
     db.add_argument("file", nargs="?", help="backup/restore: the pg_dump custom-format file")
+    db.add_argument(
+        "--force", action="store_true", help="restore: disconnect other sessions (e.g. a running service) first"
+    )
     db.set_defaults(func=cmd_db)
 
     load = sub.add_parser("load", help="load a GeoJSON, GeoPackage, zipped Shapefile, KML or CSV file into a layer")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import TextClause, text
+from sqlalchemy import ARRAY, String, TextClause, bindparam, text
 
 #: Readable layers: table, geometry column, properties, extra condition.
 FEATURE_LAYERS: dict[str, tuple[str, str, tuple[str, ...], str]] = {
@@ -284,6 +284,13 @@ def drowning_hotspots(linked: bool = False) -> TextClause:
     risk_score = Σ over schools within the radius of students × (1 − distance_m / radius) × kind weight,
     × (1 + 0.25 × number of missing items). Distances are geodesic, zone to campus polygon or gate;
     ``linked`` reads them from ``hazard_school_links`` (valid for ``:radius`` within its reach).
+
+    ``:districts`` is the caller's scope for the schools too: ``nearest_school_*`` and ``distance_m`` are those of
+    the nearest school *of those districts*; schools of other districts appear only as the count
+    ``schools_in_other_districts`` — when only they are within the radius, ``nearest_school_*`` are NULL and
+    ``distance_m`` is the zone's distance to the nearest of them (a number, no school named). ``schools_within``,
+    ``students_within`` and ``risk_score`` count every school, whatever its district: the danger to the children
+    next door is the same, and a zone's rank must not depend on who asks.
     """
     zone_distance, zone_join = _LINKED_ZONE if linked else _LIVE_ZONE
     return text(
@@ -300,20 +307,23 @@ judged AS (
 ),
 unguarded AS (SELECT * FROM judged WHERE cardinality(missing) > 0),
 near AS (
-    SELECT h.id, s.id AS school_id, s.name AS school_name, s.students, {zone_distance} AS distance_m
+    SELECT h.id, s.id AS school_id, s.name AS school_name, s.students, {zone_distance} AS distance_m,
+           CAST(:districts AS text[]) IS NULL OR s.district_code = ANY(CAST(:districts AS text[])) AS in_scope
       FROM unguarded h
       {zone_join}
 ),
 exposure AS (
     SELECT id, count(*) AS schools_within, sum(students) AS students_within,
-           (array_agg(school_id ORDER BY distance_m, school_id))[1] AS nearest_school_id,
-           (array_agg(school_name ORDER BY distance_m, school_id))[1] AS nearest_school_name,
-           min(distance_m) AS distance_m,
+           count(*) FILTER (WHERE NOT in_scope) AS schools_in_other_districts,
+           (array_agg(school_id ORDER BY distance_m, school_id) FILTER (WHERE in_scope))[1] AS nearest_school_id,
+           (array_agg(school_name ORDER BY distance_m, school_id) FILTER (WHERE in_scope))[1] AS nearest_school_name,
+           coalesce(min(distance_m) FILTER (WHERE in_scope), min(distance_m)) AS distance_m,
            sum(students * (1 - distance_m / :radius)) AS weighted_students
       FROM near GROUP BY id
 )
 SELECT u.id AS hazard_id, u.name, u.kind, u.district_code, u.missing, e.schools_within, e.students_within,
-       e.nearest_school_id, e.nearest_school_name, e.distance_m, u.responsible_unit, u.responsible_person,
+       e.schools_in_other_districts, e.nearest_school_id, e.nearest_school_name, e.distance_m,
+       u.responsible_unit, u.responsible_person,
        u.phone, e.weighted_students * coalesce(w.weight, 1) * (1 + 0.25 * cardinality(u.missing)) AS risk_score,
        ST_AsGeoJSON(u.geom, 7) AS geometry, count(*) OVER () AS matched
   FROM unguarded u
@@ -383,7 +393,12 @@ SELECT id, district_code, status,
 
 
 def schools_near_zones() -> TextClause:
-    """Schools within ``:radius`` of any of the zones ``:ids``, with their ``:radius`` ring (geodesic buffer)."""
+    """Schools of the caller's scope within ``:radius`` of any of the zones ``:ids``, with their ``:radius`` ring.
+
+    Bind ``:districts`` (the caller's districts; ``None``: the whole city) and ``:scoped`` = true. Without them
+    (older callers) only schools of each zone's own district are returned — never another district's schools,
+    which a district-scoped caller must not see (the zones themselves are always in the caller's scope).
+    """
     return text(
         """
 SELECT s.id, s.name, s.kind, s.students, ST_X(s.geom) AS lon, ST_Y(s.geom) AS lat,
@@ -392,10 +407,13 @@ SELECT s.id, s.name, s.kind, s.students, ST_X(s.geom) AS lon, ST_Y(s.geom) AS la
   FROM schools s
  WHERE EXISTS (SELECT 1 FROM water_hazards h
                 WHERE h.id = ANY(CAST(:ids AS text[]))
-                  AND ST_DWithin(h.geom::geography, coalesce(s.campus, s.geom)::geography, :radius))
+                  AND ST_DWithin(h.geom::geography, coalesce(s.campus, s.geom)::geography, :radius)
+                  AND CASE WHEN CAST(:scoped AS boolean)
+                           THEN CAST(:districts AS text[]) IS NULL OR s.district_code = ANY(CAST(:districts AS text[]))
+                           ELSE s.district_code = h.district_code END)
  ORDER BY s.id
 """
-    )
+    ).bindparams(bindparam("scoped", value=False), bindparam("districts", value=None, type_=ARRAY(String)))
 
 
 def programme_counts() -> TextClause:

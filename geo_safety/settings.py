@@ -41,6 +41,15 @@ class Settings(BaseSettings):
     max_body_mb: int = 10
     #: The API's statements are cancelled after this long, so one huge request cannot starve the inspectors.
     statement_timeout_ms: int = 20_000
+    #: Heavy requests (wide hotspot radii, whole-city due lists, OGC query collections, reports) running at once
+    #: per process, and per user; more get 429 with Retry-After, so one user cannot take the service from others.
+    heavy_per_process: int = 4
+    heavy_per_user: int = 2
+    #: A request body must arrive within this long (uploads: ``upload_timeout_s``), or the client gets 408.
+    body_timeout_s: float = 30.0
+    upload_timeout_s: float = 900.0
+    #: Idle keep-alive connections are closed after this long (uvicorn ``timeout_keep_alive``).
+    keep_alive_s: int = 5
     #: Browser origins allowed to call the API from other sites (CORS); none by default.
     cors_origins: list[str] = []
     #: ``production`` refuses to start with the default secret or with demo users.

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import logging
+import math
+from typing import Any
 
 import psycopg
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
@@ -43,6 +47,17 @@ def status_for(exc: GeoSafetyError) -> int:
     return next((code for kind, code in STATUS if isinstance(exc, kind)), 500)
 
 
+def _strict_json(value: Any) -> Any:
+    """``value`` with non-finite numbers spelled as strings: JSON has no Infinity/NaN (and Starlette refuses them)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _strict_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_strict_json(v) for v in value]
+    return value
+
+
 def install_error_handlers(app: FastAPI) -> None:
     from urllib.parse import quote
 
@@ -54,6 +69,17 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _login(request: Request, exc: LoginRequired) -> RedirectResponse:
         return RedirectResponse(f"/login?next={quote(exc.next_path, safe='')}", status_code=303)
 
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        """FastAPI's 422 with the field errors, echoing ``Infinity``/``1e999`` inputs as strings instead of a 500."""
+        return JSONResponse({"detail": _strict_json(jsonable_encoder(exc.errors()))}, status_code=422)
+
+    @app.exception_handler(OverflowError)
+    async def _overflow(request: Request, exc: OverflowError) -> JSONResponse:
+        """Date or number arithmetic beyond its type (a safety net: the bounds should refuse such input first)."""
+        log.warning("%s %s: overflow: %s", request.method, request.url.path, exc)
+        return JSONResponse({"detail": "a date or number in the request is out of range"}, status_code=422)
+
     @app.exception_handler(DBAPIError)
     async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
         """A cancelled (too long) statement is the caller's to narrow; anything else: the database is away."""
@@ -64,6 +90,11 @@ def install_error_handlers(app: FastAPI) -> None:
                     "bbox, limit) and try again"
                 },
                 status_code=408,
+            )
+        if isinstance(exc.orig, psycopg.DataError):  # a value PostgreSQL cannot take (NUL, out of range)
+            log.warning("%s %s: data refused: %s", request.method, request.url.path, type(exc.orig).__name__)
+            return JSONResponse(
+                {"detail": "a value in the request is out of range or malformed for the database"}, status_code=422
             )
         if isinstance(exc, OperationalError | InterfaceError) or isinstance(exc.orig, psycopg.OperationalError):
             log.error("%s %s: database unavailable: %s", request.method, request.url.path, type(exc.orig).__name__)

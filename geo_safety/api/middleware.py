@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -13,29 +14,45 @@ UPLOAD_PREFIX = "/api/v1/imports/"
 
 
 class BodyLimit:
-    """413 for a request body over the limit (uploads have their own, larger limit), checked while reading."""
+    """413 for a request body over the limit (uploads have their own, larger limit), checked while reading;
+    408 for a body that does not arrive within ``body_timeout_s`` (uploads: ``upload_timeout_s``) of the first
+    read, so a client dribbling a body a byte at a time cannot hold a worker and a connection for ever."""
 
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
         self.body_bytes = settings.max_body_mb * 1024 * 1024
         self.upload_bytes = settings.max_upload_mb * 1024 * 1024
+        self.body_seconds = settings.body_timeout_s
+        self.upload_seconds = settings.upload_timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.upload_bytes if scope["path"].startswith(UPLOAD_PREFIX) else self.body_bytes
+        upload = scope["path"].startswith(UPLOAD_PREFIX)
+        limit = self.upload_bytes if upload else self.body_bytes
+        seconds = self.upload_seconds if upload else self.body_seconds
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await _too_large(send, limit)
             return
         received = 0
         started = False
+        deadline: float | None = None
+        body_done = False
 
         async def counting_receive() -> Message:
-            nonlocal received
-            message = await receive()
+            nonlocal received, deadline, body_done
+            if body_done:  # after the body only a disconnect can come; waiting for it is the app's choice
+                return await receive()
+            loop = asyncio.get_running_loop()
+            deadline = deadline or loop.time() + seconds
+            try:
+                message = await asyncio.wait_for(receive(), max(0.0, deadline - loop.time()))
+            except TimeoutError:
+                raise _BodyTooSlow from None
             if message["type"] == "http.request":
+                body_done = not message.get("more_body", False)
                 received += len(message.get("body", b""))
                 if received > limit:
                     raise _BodyTooLarge
@@ -52,10 +69,33 @@ class BodyLimit:
         except _BodyTooLarge:
             if not started:
                 await _too_large(send, limit)
+        except _BodyTooSlow:
+            if not started:
+                await _too_slow(send, seconds)
 
 
 class _BodyTooLarge(Exception):
     pass
+
+
+class _BodyTooSlow(Exception):
+    pass
+
+
+async def _too_slow(send: Send, seconds: float) -> None:
+    body = json.dumps({"detail": f"the request body arrived too slowly (not complete within {seconds:g} s)"}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 408,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 async def _too_large(send: Send, limit: int) -> None:

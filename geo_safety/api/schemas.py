@@ -80,6 +80,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (413, "The body is larger than allowed."),
         (422, "Invalid input, with the reason."),
         (428, "The edit does not say which version it read."),
+        (429, "Too many heavy requests at once (per user or in the service); retry after Retry-After seconds."),
         (503, "The database is unavailable; retry after Retry-After seconds."),
     )
 }

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import date
 from typing import Any
 
 from sqlalchemy import Engine
 
 from geo_safety import queries
+from geo_safety.bounds import MAX_OFFSET, check_day
 from geo_safety.errors import InvalidInput
 from geo_safety.ruleset import RuleSet
 from geo_safety.services import links
@@ -25,12 +27,17 @@ def drowning_hotspots(
     limit: int = 1000,
     offset: int = 0,
 ) -> dict[str, Any]:
-    """GeoJSON of hotspots, highest ``risk_score`` first (see ``queries.drowning_hotspots`` for the formula)."""
+    """GeoJSON of hotspots, highest ``risk_score`` first (see ``queries.drowning_hotspots`` for the formula).
+
+    ``districts`` scopes the schools as well as the zones: schools of other districts are only counted
+    (``schools_in_other_districts``), never named (see ``queries.drowning_hotspots``).
+    """
+    check_day(day)
     radius = radius_m or rules.hazards.radius_m
-    if not 0 < radius <= 5000:
+    if not (math.isfinite(radius) and 0 < radius <= 5000):
         raise InvalidInput("radius_m must be in (0, 5000]")
-    if not 1 <= limit <= MAX_PAGE or offset < 0:
-        raise InvalidInput(f"limit must be 1..{MAX_PAGE} and offset ≥ 0")
+    if not 1 <= limit <= MAX_PAGE or not 0 <= offset <= MAX_OFFSET:
+        raise InvalidInput(f"limit must be 1..{MAX_PAGE} and offset 0..{MAX_OFFSET:,}")
     weights = rules.hazards.kind_weights
     params = {
         **rules.day_facts(day),
@@ -64,8 +71,35 @@ def drowning_hotspots(
     }
 
 
+def school_rings(engine: Engine, found: dict[str, Any], districts: tuple[str, ...] | None) -> list[dict[str, Any]]:
+    """The schools of ``districts`` (``None``: the city) near the hotspots ``found``, with their radius rings.
+
+    For the hotspot map: schools of other districts are never drawn (the hotspots count them).
+    """
+    ids = [f["id"] for f in found["features"]]
+    if not ids:
+        return []
+    params = {
+        "ids": ids,
+        "radius": found["radius_m"],
+        "scoped": True,
+        "districts": list(districts) if districts else None,
+    }
+    with engine.connect() as conn:
+        rows = conn.execute(queries.schools_near_zones(), params).mappings().all()
+    return [
+        {
+            "type": "Feature",
+            "geometry": json.loads(r["geometry"]),
+            "properties": {"id": r["id"], "name": r["name"], "students": r["students"]},
+        }
+        for r in rows
+    ]
+
+
 def zones(engine: Engine, rules: RuleSet, day: date, districts: tuple[str, ...] | None) -> list[dict[str, Any]]:
     """Every live zone with its guard state on ``day`` (for the planners' map)."""
+    check_day(day)
     params = {**rules.day_facts(day), "districts": list(districts) if districts else None}
     with engine.connect() as conn:
         rows = conn.execute(queries.zone_guard_state(), params).mappings().all()

@@ -10,6 +10,7 @@ import numpy as np
 from sqlalchemy import Engine, text
 
 from geo_safety import queries
+from geo_safety.bounds import MAX_OFFSET, check_day
 from geo_safety.crs import Datum, geodesic_distance_m, to_wgs84
 from geo_safety.errors import Forbidden, InvalidInput, NotFound, OutsideServiceArea
 from geo_safety.routing import plan_route
@@ -96,8 +97,9 @@ def due(
     include_all: bool = False,
 ) -> dict[str, Any]:
     """Due premises (and water zones near schools) as GeoJSON in priority order (``priority`` 1 = first)."""
-    if not 1 <= limit <= MAX_PAGE or offset < 0:
-        raise InvalidInput(f"limit must be 1..{MAX_PAGE} and offset ≥ 0")
+    check_day(day)
+    if not 1 <= limit <= MAX_PAGE or not 0 <= offset <= MAX_OFFSET:
+        raise InvalidInput(f"limit must be 1..{MAX_PAGE} and offset 0..{MAX_OFFSET:,}")
     params = due_params(
         rules, day, districts, limit=limit, offset=offset, with_zones=with_zones, include_all=include_all
     )
@@ -127,6 +129,7 @@ def today_plan(
     With ``within_m`` only premises that close to ``start`` are planned (a day's reach on foot or by bike).
     """
     _check_plan(limit, start, within_m)
+    check_day(day)
     if within_m is None and limit <= SHARED_DUE:
         collection = shared_due(engine, rules, day, districts)
     else:
@@ -217,6 +220,8 @@ def record_inspection(
     at = visit.inspected_at or now
     if at.tzinfo is None:
         at = at.replace(tzinfo=LOCAL_TZ)
+    check_day(at, "inspected_at")
+    check_day(visit.follow_up_due, "follow_up_due")
     if at > now + timedelta(minutes=5):
         raise InvalidInput("inspected_at lies in the future")
     on = at.astimezone(LOCAL_TZ).date()

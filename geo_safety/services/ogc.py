@@ -20,6 +20,7 @@ import shapely
 from sqlalchemy import Engine, text
 
 from geo_safety import queries
+from geo_safety.bounds import MAX_OFFSET, RANGE_TEXT, day_in_range
 from geo_safety.crs import Datum, from_wgs84, parse_datum
 from geo_safety.errors import BadParameter, NotFound
 from geo_safety.rules import today_local
@@ -124,8 +125,8 @@ def parse_paging(limit: str | None, offset: str | None) -> tuple[int, int]:
         raise BadParameter("limit and offset must be whole numbers") from None
     if lim < 1:
         raise BadParameter("limit must be at least 1")
-    if off < 0:
-        raise BadParameter("offset must not be negative")
+    if not 0 <= off <= MAX_OFFSET:
+        raise BadParameter(f"offset must be 0..{MAX_OFFSET:,}")
     return min(lim, MAX_LIMIT), off
 
 
@@ -154,14 +155,20 @@ def parse_datetime(value: str | None) -> tuple[datetime | None, datetime | None]
         except ValueError:
             raise BadParameter(f"datetime {value!r} is not an RFC 3339 instant or start/end interval") from None
 
+    def checked(text_: str, end: bool) -> datetime | None:
+        stamp = one(text_, end)
+        if stamp is not None and not day_in_range(stamp):
+            raise BadParameter(f"datetime {value!r} is outside {RANGE_TEXT}")
+        return stamp
+
     if "/" in value:
         start_text, _, end_text = value.partition("/")
-        start, end = one(start_text, False), one(end_text, True)
+        start, end = checked(start_text, False), checked(end_text, True)
         if start and end and end < start:
             raise BadParameter(f"datetime interval {value!r} ends before it starts")
         return start, end
-    instant = one(value, False)
-    return instant, one(value, True) if len(value) == 10 else instant
+    instant = checked(value, False)
+    return instant, checked(value, True) if len(value) == 10 else instant
 
 
 def property_filters(collection_id: str, params: dict[str, str]) -> dict[str, str]:
@@ -274,7 +281,9 @@ def computed_items(
         radius = float(params["radius_m"]) if params.get("radius_m") else None
     except ValueError:
         raise BadParameter("date must be YYYY-MM-DD and radius_m a number") from None
-    if radius is not None and not 0 < radius <= 5000:
+    if not day_in_range(day):
+        raise BadParameter(f"date {day.isoformat()} is outside {RANGE_TEXT}")
+    if radius is not None and not (math.isfinite(radius) and 0 < radius <= 5000):
         raise BadParameter("radius_m must be in (0, 5000]")
     if spec.id == "due_inspections":
         features = inspections.due(engine, rules, day, scope, limit=inspections.MAX_PAGE)["features"]
@@ -290,6 +299,15 @@ def computed_items(
     return features[offset : offset + limit], len(features)
 
 
+def _no_nul(params: dict[str, str], feature_id: str | None) -> None:
+    """NUL cannot be in any stored text (PostgreSQL refuses it), so it is a malformed request, not a miss."""
+    for name, value in params.items():
+        if "\x00" in name or "\x00" in value:
+            raise BadParameter(f"parameter {name.replace(chr(0), '%00')!r} contains a NUL character (%00)")
+    if feature_id is not None and "\x00" in feature_id:
+        raise BadParameter("the feature id contains a NUL character (%00)")
+
+
 def _flat(value: Any) -> Any:
     return str(value).lower() if isinstance(value, bool) else value
 
@@ -303,6 +321,7 @@ def items(
     feature_id: str | None = None,
 ) -> dict[str, Any]:
     spec = collection(collection_id)
+    _no_nul(params, feature_id)
     bbox = parse_bbox(params.get("bbox"))
     if params.get("bbox-crs") not in (None, "http://www.opengis.net/def/crs/OGC/1.3/CRS84"):
         raise BadParameter("bbox-crs: only CRS84 is supported")

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import math
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from geo_safety.api.deps import Allowed, EngineDep, ScopeDep, actor_of, get_rules
+from geo_safety.api.limits import HEAVY_IF_CITY
+from geo_safety.api.params import Day, Offset, SaneDate, SaneDateTime
 from geo_safety.crs import Datum
 from geo_safety.errors import InvalidInput
 from geo_safety.rules import InspectionResult, today_local
@@ -19,7 +21,7 @@ from geo_safety.services.users import Principal
 router = APIRouter(prefix="/api/v1/inspections", tags=["inspections"])
 
 RulesDep = Annotated[RuleSet, Depends(get_rules)]
-DayQuery = Annotated[date | None, Query(alias="date", description="YYYY-MM-DD; default: today in Asia/Shanghai")]
+DayQuery = Day
 
 
 def parse_start(start: str | None) -> tuple[float, float] | None:
@@ -35,25 +37,25 @@ def parse_start(start: str | None) -> tuple[float, float] | None:
         lon, lat = (float(p) for p in parts)
     except ValueError:
         raise InvalidInput(f"start must be LON,LAT in decimal degrees, got {start!r}") from None
-    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+    if not (math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
         raise InvalidInput(f"start {start!r} is not a longitude,latitude pair")
     return lon, lat
 
 
-@router.get("/due")
+@router.get("/due", dependencies=[HEAVY_IF_CITY])
 def due(
     engine: EngineDep,
     rules: RulesDep,
     scope: ScopeDep,
     day: DayQuery = None,
     limit: Annotated[int, Query(ge=1, le=inspections.MAX_PAGE)] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     """Premises due for inspection on ``date`` (GeoJSON, priority order; paged)."""
     return inspections.due(engine, rules, day or today_local(), scope, limit=limit, offset=offset)
 
 
-@router.get("/today")
+@router.get("/today", dependencies=[HEAVY_IF_CITY])
 def today(
     engine: EngineDep,
     rules: RulesDep,
@@ -78,6 +80,8 @@ def today(
 
 
 class Position(BaseModel):
+    model_config = ConfigDict(allow_inf_nan=False)
+
     lon: float = Field(ge=-180, le=180)
     lat: float = Field(ge=-90, le=90)
     datum: Datum = Field(description="wgs84 for phone GPS; gcj02 for AMap/WeChat; bd09 for Baidu")
@@ -86,10 +90,10 @@ class Position(BaseModel):
 class InspectionIn(BaseModel):
     target_type: Literal["premise", "water_hazard"] = "premise"
     target_id: str = Field(min_length=1, max_length=100)
-    inspected_at: datetime | None = Field(None, description="default: now")
+    inspected_at: SaneDateTime | None = Field(None, description="default: now")
     result: InspectionResult
     findings: str | None = Field(None, max_length=4000)
-    follow_up_due: date | None = None
+    follow_up_due: SaneDate | None = None
     position: Position | None = None
     measures: dict[str, bool] | None = Field(None, description="water zones: the measures found on site")
 

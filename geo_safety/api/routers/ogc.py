@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from geo_safety.api.deps import SESSION_COOKIE, EngineDep, SettingsDep, UserDep, get_rules
+from geo_safety.api.limits import HEAVY_IF_QUERY_COLLECTION
 from geo_safety.api.pages import TEMPLATES, map_response
 from geo_safety.errors import BadParameter, NotFound
 from geo_safety.maps.render import items_map, render_html
@@ -149,7 +150,7 @@ def _query(request: Request, **changes: Any) -> str:
     return urlencode(params)
 
 
-@router.get("/collections/{collection_id}/items")
+@router.get("/collections/{collection_id}/items", dependencies=[HEAVY_IF_QUERY_COLLECTION])
 def collection_items(
     collection_id: str, request: Request, engine: EngineDep, rules: RulesDep, user: UserDep
 ) -> Response:
@@ -195,7 +196,7 @@ def _items_map(collection_id: str, body: dict[str, Any]) -> HTMLResponse:
     return map_response(render_html(items_map(title, body["features"], counts, pages), title))
 
 
-@router.get("/collections/{collection_id}/items/{feature_id}")
+@router.get("/collections/{collection_id}/items/{feature_id}", dependencies=[HEAVY_IF_QUERY_COLLECTION])
 def collection_item(
     collection_id: str, feature_id: str, request: Request, engine: EngineDep, rules: RulesDep, user: UserDep
 ) -> Response:
