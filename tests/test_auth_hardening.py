@@ -132,6 +132,13 @@ def test_account_is_locked_after_repeated_failures(accounts, client: TestClient,
         assert login_form(other, "admin", accounts["admin"].password).status_code == 303
 
 
+def test_a_successful_login_clears_the_account_count(accounts, client: TestClient) -> None:
+    for _ in range(2):
+        for _ in range(4):
+            assert login_form(client, "viewer", "wrong").status_code == 401
+        assert login_form(client, "viewer", accounts["viewer"].password).status_code == 303
+
+
 def test_address_is_limited_across_accounts(accounts, settings: Settings, beihai: Engine) -> None:
     limited = settings.model_copy(update={"login_max_failures_per_address": 4})
     with TestClient(create_app(limited), client=("10.1.2.3", 1)) as c:
@@ -289,3 +296,56 @@ def test_bad_user_names_are_4xx_over_http(accounts, client: TestClient) -> None:
     assert client.post("/api/v1/users/VIEWER/token", headers=admin).status_code == 404  # admin: exact names
     assert login_form(client, "VIEWER", accounts["viewer"].password).status_code == 303  # names match casefolded
     assert login_form(client, "nul\x00name", "x").status_code == 401
+
+
+# -- migration 0006 on an existing database ------------------------------------------------------------------
+def _at_0005(admin_url: str, names: list[str]):
+    from geo_safety import migrate
+    from geo_safety.db import make_engine
+    from tests.conftest import new_database
+
+    name, url = new_database(admin_url)
+    engine = make_engine(Settings(database_url=url))
+    migrate.upgrade(engine, "0005")
+    with engine.begin() as conn:
+        for user in names:
+            user_id = conn.execute(
+                text("INSERT INTO users (name, role, password_hash) VALUES (:n, 'viewer', '$argon2id$x') RETURNING id"),
+                {"n": user},
+            ).scalar_one()
+            conn.execute(
+                text("INSERT INTO api_tokens (user_id, token_digest) VALUES (:u, :d)"), {"u": user_id, "d": user}
+            )
+    return name, engine
+
+
+def test_migration_keys_names_and_gives_old_tokens_an_expiry(admin_url: str) -> None:
+    from geo_safety import migrate
+    from geo_safety.localdb import drop_database
+
+    name, engine = _at_0005(admin_url, ["Wang", "李"])
+    try:
+        migrate.upgrade(engine, "0006")
+        with engine.connect() as conn:
+            keys = dict(conn.execute(text("SELECT name, name_key FROM users")).all())
+            expiry = conn.execute(text("SELECT min(expires_at - now()) FROM api_tokens")).scalar_one()
+        assert keys == {"Wang": "wang", "李": "李"}
+        assert timedelta(days=89) < expiry <= timedelta(days=90)
+        migrate.downgrade(engine, "0005")
+    finally:
+        engine.dispose()
+        drop_database(admin_url, name)
+
+
+def test_migration_names_colliding_accounts(admin_url: str) -> None:
+    from geo_safety import migrate
+    from geo_safety.localdb import drop_database
+
+    name, engine = _at_0005(admin_url, ["Wang", "wang"])
+    try:
+        with pytest.raises(RuntimeError, match="'Wang' / 'wang'"):
+            migrate.upgrade(engine, "0006")
+        assert migrate.current(engine) == "0005"  # nothing half-done
+    finally:
+        engine.dispose()
+        drop_database(admin_url, name)
