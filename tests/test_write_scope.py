@@ -352,3 +352,18 @@ def test_the_import_service_checks_the_role_too(tokens, beihai: Engine, settings
     path = feature_file(tmp_path / "v.geojson", [sample_features()[clean_ids(beihai, HAICHENG)[0]]])
     with pytest.raises(Forbidden):
         load_file(beihai, "water_hazards", path, datum="wgs84", mode="upsert", user=viewer)
+
+
+def test_the_import_service_takes_the_users_districts(
+    tokens, beihai: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    planner = users.authenticate_token(beihai, settings, tokens["planner_hc"])
+    assert planner is not None and planner.districts == (HAICHENG,)
+    keep = clean_ids(beihai, HAICHENG)[:1]
+    path = feature_file(tmp_path / "u.geojson", [sample_features()[i] for i in keep])
+    before = live_per_district(beihai)
+    result = load_file(beihai, "water_hazards", path, datum="wgs84", mode="replace", user=planner)
+    assert result.deleted == before[HAICHENG] - 1
+    assert live_per_district(beihai) == {**before, HAICHENG: 1}
+    with pytest.raises(Forbidden, match="city-wide"):  # layers without district codes: city-wide accounts only
+        load_file(beihai, "inspections", path, datum="wgs84", allowed_districts=(HAICHENG,))
