@@ -345,7 +345,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from geo_safety.api.app import create_app
 
     # idle keep-alive connections are closed; request bodies have their own deadline (BodyLimit)
-    timeouts = {"timeout_keep_alive": settings.keep_alive_s, "timeout_graceful_shutdown": 30}
+    # proxy_headers=False: the app itself decides whom to believe about X-Forwarded-For (``trusted_proxies``)
+    timeouts = {"timeout_keep_alive": settings.keep_alive_s, "timeout_graceful_shutdown": 30, "proxy_headers": False}
     base = f"http://{args.host}:{args.port}"
     print(
         f"geo_safety serving on {base}  (log in: {base}/login, health: {base}/health, API: {base}/openapi.json)",

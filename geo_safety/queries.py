@@ -369,6 +369,13 @@ HAVING count(*) > 0
     )
 
 
+def district_names() -> TextClause:
+    return text(
+        "SELECT code, name FROM districts "
+        "WHERE CAST(:districts AS text[]) IS NULL OR code = ANY(CAST(:districts AS text[])) ORDER BY code"
+    )
+
+
 def district_outline() -> TextClause:
     return text(
         "SELECT code, name, ST_AsGeoJSON(geom, 6) AS geometry FROM districts "

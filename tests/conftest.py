@@ -34,6 +34,8 @@ TABLES = (
     "audit_log",
     "premise_school_links",
     "hazard_school_links",
+    "inspection_photos",
+    "day_plans",
 )
 
 

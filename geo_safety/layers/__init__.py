@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from geo_safety.layers.base import Base
 from geo_safety.layers.districts import District
-from geo_safety.layers.inspections import ImportRun, Inspection
+from geo_safety.layers.inspections import DayPlan, ImportRun, Inspection, InspectionPhoto
 from geo_safety.layers.links import HazardSchoolLink, PremiseSchoolLink
 from geo_safety.layers.premises import Premise
 from geo_safety.layers.schools import School
@@ -170,11 +170,13 @@ __all__ = [
     "ApiToken",
     "AuditEntry",
     "Base",
+    "DayPlan",
     "District",
     "FieldSpec",
     "HazardSchoolLink",
     "ImportRun",
     "Inspection",
+    "InspectionPhoto",
     "LayerSpec",
     "Premise",
     "PremiseSchoolLink",

@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime
+from typing import Any
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
+    ARRAY,
+    UUID,
     BigInteger,
     Boolean,
     CheckConstraint,
     Date,
     DateTime,
+    Double,
     ForeignKey,
     Identity,
     Integer,
+    LargeBinary,
     Text,
     func,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from geo_safety.layers.base import Base, in_list, valid_geometry
@@ -43,6 +50,45 @@ class Inspection(Base):
     position_datum: Mapped[str | None] = mapped_column(Text, comment="datum the position arrived in")
     off_site: Mapped[bool | None] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    client_id: Mapped[uuid.UUID | None] = mapped_column(UUID)  # made on the phone: a resend stores nothing new
+    payload_sha256: Mapped[str | None] = mapped_column(Text)
+    position_accuracy_m: Mapped[float | None] = mapped_column(Double)
+
+
+class InspectionPhoto(Base):
+    """A photo of a visit, stored with the visit in one transaction (evidence; carried by backups)."""
+
+    __tablename__ = "inspection_photos"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    inspection_id: Mapped[int] = mapped_column(ForeignKey("inspections.id"), nullable=False)
+    seq: Mapped[int] = mapped_column(Integer, nullable=False)
+    media_type: Mapped[str] = mapped_column(Text, nullable=False)
+    content: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    thumbnail: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    width: Mapped[int] = mapped_column(Integer, nullable=False)
+    height: Mapped[int] = mapped_column(Integer, nullable=False)
+    sha256: Mapped[str] = mapped_column(Text, nullable=False)
+    taken_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    exif_lon: Mapped[float | None] = mapped_column(Double)
+    exif_lat: Mapped[float | None] = mapped_column(Double)
+    flags: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False, server_default="{}")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+class DayPlan(Base):
+    """An inspector's plan of one day and scope, fixed when first opened."""
+
+    __tablename__ = "day_plans"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), nullable=False)
+    day: Mapped[date] = mapped_column(Date, nullable=False)
+    scope: Mapped[str] = mapped_column(Text, nullable=False)
+    stops: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False)
+    groups: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False, server_default="[]")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
 
 
 class ImportRun(Base):

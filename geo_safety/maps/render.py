@@ -524,7 +524,11 @@ def _add_hotspots(fmap: folium.Map, features: list[dict[str, Any]]) -> list[floa
             "missing_cn": "、".join(styles.MISSING_CN.get(m, m) for m in props["missing"]),
             "risk": f"{props['risk_score']:.1f}",
             "schools": f"{props['schools_within']} 所，学生 {props['students_within']} 人",
-            "nearest": f"{props['nearest_school_name']}（{props['distance_m']:.0f} m）",
+            "nearest": (
+                f"{props['nearest_school_name']}（{props['distance_m']:.0f} m）"
+                if props.get("nearest_school_name")
+                else f"其他区县学校 {props.get('schools_in_other_districts', 0)} 所 (schools of other districts)"
+            ),
             "unit": props.get("responsible_unit") or "—",
             "person": props.get("responsible_person") or "未明确 none named",
             "phone_no": props.get("phone") or "—",

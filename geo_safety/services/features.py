@@ -22,6 +22,13 @@ def check_district(engine: Engine, code: str | None) -> None:
             raise NotFound(f"unknown district {code!r}")
 
 
+def district_names(engine: Engine, user: Principal) -> list[tuple[str, str]]:
+    """(code, name) of the districts the account covers, for its home page."""
+    with engine.connect() as conn:
+        rows = conn.execute(queries.district_names(), {"districts": list(user.districts) if user.districts else None})
+        return [(r.code, r.name) for r in rows]
+
+
 def scope_for(engine: Engine, user: Principal, district: str | None) -> tuple[str, ...] | None:
     """The districts a read may cover: 404 for an unknown district, 403 for one outside the account."""
     check_district(engine, district)

@@ -117,12 +117,7 @@ def hotspots_map_html(
     found = hotspots.drowning_hotspots(engine, rules, day, districts, radius_m, limit=hotspots.MAX_PAGE)
     with engine.connect() as conn:
         outline = _features(conn.execute(queries.district_outline(), {"districts": scope}), ("code", "name"))
-        rings = _features(
-            conn.execute(
-                queries.schools_near_zones(), {"ids": [f["id"] for f in found["features"]], "radius": found["radius_m"]}
-            ),
-            ("id", "name", "students"),
-        )
+    rings = hotspots.school_rings(engine, found, districts)  # schools of the caller's districts only
     names = "、".join(f["properties"]["name"] for f in outline) or "全市"
     title = f"溺水隐患点 Drowning hotspots · {names}"
     tiles = basemap(settings.tiles, settings.tianditu_key)

@@ -65,7 +65,8 @@ def landing(request: Request, engine: EngineDep, settings: SettingsDep) -> Respo
         )
     session_id = request.cookies.get(SESSION_COOKIE)
     user = users.session_principal(engine, settings, session_id) if session_id else None
-    return TEMPLATES.TemplateResponse(request, "landing.html", {"user": user})
+    names = features.district_names(engine, user) if user else []
+    return TEMPLATES.TemplateResponse(request, "landing.html", {"user": user, "district_names": names})
 
 
 @router.get("/conformance")
