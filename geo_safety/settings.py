@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     #: Basemap: "none", "osm", "tianditu" (needs ``tianditu_key``) or an XYZ URL template in WGS84/Web Mercator.
     tiles: str = "none"
     tianditu_key: str | None = None
+    #: An offline basemap the app serves itself at /tiles/{z}/{x}/{y}: MBTiles or PMTiles v3 (raster or vector).
+    #: Unset: the light vector basemap drawn from the bundled data (/api/v1/basemap/features).
+    basemap_file: Path | None = None
     #: Largest file accepted by the upload endpoint.
     max_upload_mb: int = 512
     #: Largest other request body (JSON).

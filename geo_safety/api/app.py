@@ -8,6 +8,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from geo_safety import __version__
@@ -16,6 +17,7 @@ from geo_safety.api.middleware import BodyLimit, SecurityHeaders
 from geo_safety.api.routers import (
     audit,
     auth,
+    basemap,
     features,
     hazards,
     health,
@@ -69,6 +71,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(SecurityHeaders, settings=settings)
     app.add_middleware(BodyLimit, settings=settings)
+    # outside the limits, so their small refusals pass unchanged; images and already-encoded tiles are skipped
+    app.add_middleware(GZipMiddleware, minimum_size=1000, compresslevel=6)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -79,7 +83,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["ETag"],
         )
     app.state.rules = load_rules(settings.rules, settings.calendar)
-    for module in (health, auth, ogc, users, audit, features, imports, inspections, hazards, reports, maps):
+    routers = (health, auth, ogc, users, audit, features, imports, inspections, hazards, reports, maps, basemap)
+    for module in routers:
         app.include_router(module.router)
     for name, folder in MOUNTS.items():
         app.mount(f"{URL_PREFIX}/{name}", StaticFiles(directory=folder), name=f"vendor-{name}")
