@@ -123,7 +123,8 @@ def test_describe_without_a_file(client: TestClient, accounts) -> None:
     info = client.get("/api/v1/basemap", headers=bearer(accounts["inspector"])).json()
     assert info["kind"] == "bundled" and info["tiles_url"] is None
     assert info["features_url"] == "/api/v1/basemap/features"
-    assert client.get("/tiles/1/0/0", headers=bearer(accounts["inspector"])).status_code == 404
+    absent = client.get("/tiles/1/0/0", headers=bearer(accounts["inspector"]))
+    assert absent.status_code == 404 and "GEO_SAFETY_BASEMAP_FILE" in absent.json()["detail"]
 
 
 def test_mbtiles_tiles_are_served_xyz(file_client: TestClient, accounts) -> None:

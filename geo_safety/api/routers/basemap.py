@@ -15,6 +15,7 @@ from fastapi import APIRouter, FastAPI, Header, Path, Request, Response
 from pydantic import BaseModel
 
 from geo_safety.api.deps import EngineDep, SettingsDep, UserDep
+from geo_safety.errors import NotFound
 from geo_safety.services import basemap
 
 FEATURES_MAX_AGE = "private, max-age=86400"
@@ -95,7 +96,6 @@ def get_basemap_features(
             "description": "the tile",
         },
         204: {"description": "the file has no tile here (draw nothing; cache that)"},
-        404: {"description": "no basemap file is configured, or no such tile address"},
     },
 )
 def get_tile(
@@ -105,10 +105,13 @@ def get_tile(
     x: Annotated[int, Path(ge=0)],
     y: Annotated[int, Path(ge=0)],
 ) -> Response:
-    """One tile of the configured file in XYZ (Web Mercator, rows from the north) addressing."""
+    """One tile of the configured file in XYZ (Web Mercator, rows from the north) addressing; 404 when no file is
+    configured (``tiles_url`` is null then) or the address cannot exist."""
     tile_file = _tile_file(request)
-    if tile_file is None or not basemap.tile_in_range(z, x, y):
-        return Response(status_code=404, headers={"Cache-Control": "no-store"})
+    if tile_file is None:
+        raise NotFound("no basemap file is configured (GEO_SAFETY_BASEMAP_FILE); draw /api/v1/basemap/features")
+    if not basemap.tile_in_range(z, x, y):
+        raise NotFound(f"no tile {z}/{x}/{y}: x and y must be below 2^z")
     tile = tile_file.tile(z, x, y)
     headers = {"Cache-Control": TILES_MAX_AGE}
     if tile is None:
