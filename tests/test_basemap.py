@@ -259,4 +259,6 @@ def test_basemap_draws_in_a_browser(settings: Settings, accounts) -> None:
         assert not labels.first.is_visible()  # names only from zoom 10
         colour = page.evaluate("getComputedStyle(document.getElementById('basemap-test')).backgroundColor")
         assert colour == "rgb(207, 227, 241)"
+        given = "window.geoSafetyBasemap(window.testMap, {type: 'FeatureCollection', features: []}).then(Boolean)"
+        assert page.evaluate(given)  # the GeoJSON itself instead of a URL (self-contained map files)
         assert watch.console_errors == [] and watch.external_requests == []

@@ -3,7 +3,7 @@
    network beyond the app. Needs basemap.css. Names are written with textContent only, never as HTML.
 
    geoSafetyBasemap(map, url[, options]) → Promise of {land, lines, towns} (Leaflet layers, already on the map)
-   or null.
+   or null. Instead of a URL, the GeoJSON object itself may be given (files handed out with no server).
    options.labelMinZoom: town names from this zoom on (default 10). On a failed fetch (offline, not logged in)
    the map stays as it was and the promise resolves to null, with a console warning (not an error). */
 (function () {
@@ -62,6 +62,9 @@
   }
 
   window.geoSafetyBasemap = function (map, url, options) {
+    if (url && typeof url === "object") {  // the GeoJSON itself, e.g. inlined in a self-contained map file
+      return Promise.resolve(draw(map, url, options || {}));
+    }
     var request = {credentials: "same-origin", headers: {Accept: "application/geo+json"}};
     return fetch(url || "/api/v1/basemap/features", request)
       .then(function (response) {
