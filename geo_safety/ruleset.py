@@ -24,6 +24,8 @@ class DistanceRule:
     violation: bool
     interval_days: int
     basis: str
+    #: what an inspector ticks on site (the visit form's findings), in the bureau's words
+    checklist: tuple[str, ...] = ()
 
     def distance_for(self, kind: SchoolKind | str) -> float | None:
         """
@@ -43,6 +45,8 @@ class HazardRules:
     interval_days: int = 30
     key_period_interval_days: int = 7
     kind_weights: dict[str, float] = field(default_factory=lambda: dict.fromkeys(HazardKind, 1.0))
+    #: findings to tick at a zone, besides the measures found (``GUARD_MEASURES``)
+    checklist: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,15 @@ class RuleSet:
     off_site_m: float = 100.0
     hazards: HazardRules = field(default_factory=HazardRules)
     calendar: KeyCalendar = field(default_factory=load_calendar)
+    #: checklists of categories without a distance rule (``[checklists]``, e.g. ``other``)
+    extra_checklists: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def checklist_for(self, category: str) -> tuple[str, ...]:
+        """The findings to tick for a premise of ``category`` (empty when the rule file names none)."""
+        rule = self.rules.get(category)
+        if rule is not None and rule.checklist:
+            return rule.checklist
+        return self.extra_checklists.get(category, ())
 
     def day_facts(self, day: date) -> dict[str, object]:
         """Binds of the hazard statements for ``day``: key period, holiday, ISO weekday, check interval."""
@@ -98,7 +111,13 @@ def load_rules(path: Path | None = None, calendar_path: Path | None = None) -> R
             bool(spec.get("violation", False)),
             interval,
             str(spec.get("basis", "")),
+            _checklist(spec.get("checklist", []), f"{path.name}: [rules.{category}] checklist"),
         )
+    extra: dict[str, tuple[str, ...]] = {}
+    for category, items in data.get("checklists", {}).items():
+        if category not in PremisesCategory.__members__.values():
+            raise InvalidInput(f"{path.name}: [checklists] names an unknown premises category {category!r}")
+        extra[category] = _checklist(items, f"{path.name}: [checklists] {category}")
     inspection = data.get("inspection", {})
     return RuleSet(
         rules,
@@ -106,7 +125,25 @@ def load_rules(path: Path | None = None, calendar_path: Path | None = None) -> R
         float(inspection.get("off_site_m", 100)),
         _hazard_rules(data.get("hazards", {}), path.name),
         load_calendar(calendar_path),
+        extra,
     )
+
+
+MAX_CHECKLIST_ITEMS = 30
+
+
+def _checklist(items: object, where: str) -> tuple[str, ...]:
+    """A checklist is a short list of distinct, non-empty labels (they become the visit's findings text).
+
+    >>> _checklist(["接纳未成年人", " 超时营业 "], "x")
+    ('接纳未成年人', '超时营业')
+    """
+    if not isinstance(items, list) or not all(isinstance(i, str) and i.strip() for i in items):
+        raise InvalidInput(f"{where} must be a list of non-empty texts")
+    labels = tuple(i.strip() for i in items)
+    if len(labels) > MAX_CHECKLIST_ITEMS or any(len(i) > 100 for i in labels) or len(set(labels)) != len(labels):
+        raise InvalidInput(f"{where}: at most {MAX_CHECKLIST_ITEMS} distinct items of at most 100 characters")
+    return labels
 
 
 def _hazard_rules(spec: dict, file_name: str) -> HazardRules:
@@ -129,4 +166,5 @@ def _hazard_rules(spec: dict, file_name: str) -> HazardRules:
         int(spec.get("interval_days", default.interval_days)),
         int(spec.get("key_period_interval_days", default.key_period_interval_days)),
         {str(k): float(v) for k, v in weights.items()},
+        _checklist(spec.get("checklist", []), f"{file_name}: [hazards] checklist"),
     )

@@ -1,0 +1,59 @@
+"""The inspector's stable day plan (``/api/v1/plans/today``) and the visit form's checklists."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+
+from geo_safety.api.deps import Allowed, EngineDep, UserDep, get_rules
+from geo_safety.api.schemas_plans import Checklists, DayPlan, ReplanIn
+from geo_safety.crs import to_wgs84
+from geo_safety.rules import today_local
+from geo_safety.ruleset import RuleSet
+from geo_safety.services import features, plans
+from geo_safety.services.inspections import MAX_PLAN
+from geo_safety.services.users import Principal
+
+router = APIRouter(prefix="/api/v1", tags=["plans"])
+
+RulesDep = Annotated[RuleSet, Depends(get_rules)]
+InspectorDep = Annotated[Principal, Depends(Allowed("inspect"))]
+
+
+@router.get("/plans/today", response_model=DayPlan)
+def today(
+    engine: EngineDep,
+    rules: RulesDep,
+    user: InspectorDep,
+    day: Annotated[date | None, Query(alias="date", description="default: today in Asia/Shanghai")] = None,
+    district: Annotated[str | None, Query(pattern=r"^\d{6}$", description="district code (adcode)")] = None,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_PLAN, description="stops of a new plan; a stored plan keeps its own")
+    ] = plans.DEFAULT_STOPS,
+) -> dict[str, Any]:
+    """The caller's plan for the day: made from the due list when first opened, then read back unchanged.
+
+    Every phone of the same account sees the same plan. A stop whose target was inspected that day (by anyone)
+    is ``done`` and keeps its number. Islands are planned apart (``groups``, ``notice``).
+    """
+    scope = features.scope_for(engine, user, district)
+    return plans.today(engine, rules, user, day or today_local(), scope, limit)
+
+
+@router.post("/plans/today/replan", response_model=DayPlan)
+def replan(body: ReplanIn, engine: EngineDep, rules: RulesDep, user: InspectorDep) -> dict[str, Any]:
+    """Plan the stops still to visit again from ``position`` ("从这里重新规划"): the only time numbers change.
+
+    Only the land part the position lies on is planned again; done stops keep their numbers.
+    """
+    scope = features.scope_for(engine, user, body.district)
+    lon, lat = to_wgs84(body.position.lon, body.position.lat, body.position.datum)
+    return plans.replan(engine, rules, user, body.date or today_local(), scope, (float(lon), float(lat)))
+
+
+@router.get("/checklists", response_model=Checklists)
+def checklists(rules: RulesDep, user: UserDep) -> dict[str, Any]:
+    """What the visit form offers to tick per premises category and for water zones (from the rule file)."""
+    return plans.checklists(rules)
