@@ -42,6 +42,12 @@ class Settings(BaseSettings):
     max_upload_mb: int = 512
     #: Largest other request body (JSON).
     max_body_mb: int = 10
+    #: Visit photos (``POST /api/v1/visits``): largest photo, most pixels (decompression bombs), and how far a
+    #: photo's own EXIF time and GPS may lie from the visit's time and target before the photo is flagged.
+    max_photo_mb: int = Field(default=12, ge=1)
+    max_photo_megapixels: int = Field(default=50, ge=1)
+    photo_time_tolerance_hours: float = Field(default=12, gt=0)
+    photo_distance_m: float = Field(default=200, gt=0)
     #: The API's statements are cancelled after this long, so one huge request cannot starve the inspectors.
     statement_timeout_ms: int = 20_000
     #: Heavy requests (wide hotspot radii, whole-city due lists, OGC query collections, reports) running at once

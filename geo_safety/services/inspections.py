@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from geo_safety import queries
 from geo_safety.bounds import MAX_OFFSET, check_day
@@ -206,12 +207,24 @@ class NewInspection:
     lat: float | None = None
     datum: Datum = Datum.WGS84
     measures: dict[str, bool] | None = None  # a zone check may record the measures found on site
+    client_id: str | None = None  # made on the phone: a resend of the same visit stores nothing new (services.visits)
+    payload_sha256: str | None = None  # digest of what the phone sent, to tell a resend from other content
+    accuracy_m: float | None = None  # the phone's stated accuracy of the position
 
 
 def record_inspection(
-    engine: Engine, rules: RuleSet, user: Principal, actor: Actor, visit: NewInspection
+    engine: Engine,
+    rules: RuleSet,
+    user: Principal,
+    actor: Actor,
+    visit: NewInspection,
+    *,
+    conn: Connection | None = None,
 ) -> dict[str, Any]:
-    """Store a visit (transactionally, audited). A position over ``off_site_m`` from the target is kept, flagged."""
+    """Store a visit (transactionally, audited). A position over ``off_site_m`` from the target is kept, flagged.
+
+    With ``conn`` the visit joins the caller's transaction (a phone's visit and its photos commit together).
+    """
     if visit.result not in InspectionResult.__members__.values():
         raise InvalidInput(f"unknown result {visit.result!r}; use one of: pass, fail, closed, not_found")
     if visit.target_type not in ("premise", "water_hazard"):
@@ -238,7 +251,7 @@ def record_inspection(
             raise InvalidInput("the position must be finite numbers")
         lon_a, lat_a = to_wgs84(visit.lon, visit.lat, visit.datum)
         lon, lat = float(lon_a), float(lat_a)
-    with engine.begin() as conn:
+    with nullcontext(conn) if conn is not None else engine.begin() as conn:
         if lon is not None and lat is not None and not load_service_area(conn).contains(lon, lat):
             raise OutsideServiceArea(
                 f"the position {visit.lon}, {visit.lat} ({visit.datum.value}) lies outside the service area"
@@ -256,10 +269,11 @@ def record_inspection(
         new_id = conn.execute(
             text(
                 f"""INSERT INTO inspections ({column}, inspected_at, inspector, result, findings, follow_up_due,
-                        position, position_datum, off_site)
+                        position, position_datum, off_site, client_id, payload_sha256, position_accuracy_m)
                     VALUES (:target, :at, :inspector, :result, :findings, :follow,
                         CASE WHEN CAST(:lon AS float8) IS NULL THEN NULL
-                             ELSE ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) END, :datum, :off_site)
+                             ELSE ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) END, :datum, :off_site,
+                        CAST(:client_id AS uuid), :payload_sha256, :accuracy)
                     RETURNING id"""
             ),
             {
@@ -273,6 +287,9 @@ def record_inspection(
                 "lat": lat,
                 "datum": visit.datum.value if lon is not None else None,
                 "off_site": off_site,
+                "client_id": visit.client_id,
+                "payload_sha256": visit.payload_sha256,
+                "accuracy": visit.accuracy_m if lon is not None else None,
             },
         ).scalar_one()
         if visit.measures:
@@ -299,6 +316,8 @@ def record_inspection(
             "off_site": off_site,
             "distance_m": None if target.distance_m is None else round(float(target.distance_m), 1),
         }
+        if visit.client_id is not None:
+            details["client_id"] = visit.client_id
         record(conn, actor, "inspection.create", visit.target_type, visit.target_id, details)
     response: dict[str, Any] = {
         "id": new_id,
