@@ -285,6 +285,9 @@ def test_who_may_open_a_plan(client: TestClient, sample) -> None:
     assert client.get(url).status_code == 401
     assert client.get(f"{url}&district=999999", headers=auth(sample["admin"])).status_code == 404
     assert client.get(f"{url}&limit=51", headers=auth(sample["hepu"])).status_code == 422
+    assert client.get("/api/v1/plans/today?date=1900-01-01", headers=auth(sample["hepu"])).status_code == 422
+    old = {**body, "district": "450521", "date": "1900-01-01"}
+    assert client.post("/api/v1/plans/today/replan", json=old, headers=auth(sample["hepu"])).status_code == 422
     # the 合浦县 inspector's own plan lies in 合浦县, and is theirs alone
     hepu = get_plan(client, sample["hepu"], day, "limit=10")
     assert {s["district_code"] for s in hepu["stops"]} == {"450521"} and hepu["districts"] == ["450521"]

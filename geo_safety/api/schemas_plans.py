@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from geo_safety.api.params import SaneDate
 from geo_safety.crs import Datum
 
 
@@ -21,7 +21,7 @@ class PositionIn(BaseModel):
 
 
 class ReplanIn(BaseModel):
-    date: dt.date | None = Field(None, description="default: today in Asia/Shanghai")
+    date: SaneDate | None = Field(None, description="default: today in Asia/Shanghai")
     district: str | None = Field(None, pattern=r"^\d{6}$", description="district code (adcode) of the plan")
     position: PositionIn = Field(description="where the inspector stands; the remaining stops are planned from here")
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from geo_safety.api.deps import Allowed, EngineDep, UserDep, get_rules
+from geo_safety.api.deps import Allowed, EngineDep, ScopeDep, UserDep, get_rules
+from geo_safety.api.limits import HEAVY_IF_CITY
+from geo_safety.api.params import Day
 from geo_safety.api.schemas_plans import Checklists, DayPlan, ReplanIn
 from geo_safety.crs import to_wgs84
 from geo_safety.rules import today_local
@@ -22,13 +23,13 @@ RulesDep = Annotated[RuleSet, Depends(get_rules)]
 InspectorDep = Annotated[Principal, Depends(Allowed("inspect"))]
 
 
-@router.get("/plans/today", response_model=DayPlan)
+@router.get("/plans/today", response_model=DayPlan, dependencies=[HEAVY_IF_CITY])
 def today(
     engine: EngineDep,
     rules: RulesDep,
     user: InspectorDep,
-    day: Annotated[date | None, Query(alias="date", description="default: today in Asia/Shanghai")] = None,
-    district: Annotated[str | None, Query(pattern=r"^\d{6}$", description="district code (adcode)")] = None,
+    scope: ScopeDep,
+    day: Day = None,
     limit: Annotated[
         int, Query(ge=1, le=MAX_PLAN, description="stops of a new plan; a stored plan keeps its own")
     ] = plans.DEFAULT_STOPS,
@@ -38,7 +39,6 @@ def today(
     Every phone of the same account sees the same plan. A stop whose target was inspected that day (by anyone)
     is ``done`` and keeps its number. Islands are planned apart (``groups``, ``notice``).
     """
-    scope = features.scope_for(engine, user, district)
     return plans.today(engine, rules, user, day or today_local(), scope, limit)
 
 
