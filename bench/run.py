@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from bench import apiload, importing, mapload, queries
+from bench import apiload, fieldload, importing, mapload, queries
 from bench.world import BENCH_DIR, Server, World, build
 from geo_safety.db import make_engine
 from geo_safety.ruleset import RuleSet, load_rules
@@ -73,7 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench.run")
     parser.add_argument("--reuse", action="store_true", help="keep worlds built by an earlier run")
     parser.add_argument("--load-seconds", type=int, default=60)
-    parser.add_argument("--only", default="import,queries,load,maps", help="comma-separated sections (default: all)")
+    parser.add_argument(
+        "--only", default="import,queries,load,maps,field", help="comma-separated sections (default: all)"
+    )
     args = parser.parse_args(argv)
     started = time.perf_counter()
     server = Server.local()
@@ -128,6 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     if "maps" in only:
         progress("maps")
         lines += maps_section(city, province)
+    if "field" in only:
+        progress("field app")
+        lines += fieldload.section(fieldload.run(server))
     lines.append(f"Whole run: {fmt(time.perf_counter() - started)} s.")
     report = "\n".join(lines) + "\n"
     (BENCH_DIR / "RESULTS.md").write_text(report)
