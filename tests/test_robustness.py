@@ -332,9 +332,6 @@ def test_zone_vertex_limit_helper() -> None:
         check_zone_vertices({"type": "Polygon", "coordinates": [[[0, 0]] * 10] * 10_000})
 
 
-@pytest.mark.xfail(
-    reason="needs the one-line check in routers/hazards.py (owned by the hazards engineer)", strict=False
-)
 def test_huge_zones_are_refused_early(client: TestClient, sample: dict[str, str]) -> None:
     zone = {
         "type": "Feature",

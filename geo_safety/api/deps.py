@@ -171,6 +171,9 @@ def page_user(request: Request, engine: EngineDep, settings: SettingsDep) -> Pri
         raise LoginRequired(target) from None
 
 
+PageUserDep = Annotated[Principal, Depends(page_user)]
+
+
 def get_rules(request: Request) -> RuleSet:
     return request.app.state.rules
 

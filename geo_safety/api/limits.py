@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 from fastapi import Depends, HTTPException, Request
 
-from geo_safety.api.deps import ScopeDep, UserDep
+from geo_safety.api.deps import PageUserDep, ScopeDep, UserDep
 from geo_safety.proximity import HAZARD_REACH_M
 from geo_safety.services.users import Principal
 
@@ -134,8 +134,20 @@ def heavy_if_query_collection(request: Request, user: UserDep) -> Iterator[None]
     yield from _hold(request, user, f"the {spec.id} collection")
 
 
+def heavy_page(request: Request, user: PageUserDep) -> Iterator[None]:
+    """``heavy`` for a browser page: an anonymous visitor is sent to /login rather than answered 401."""
+    yield from heavy(request, user)
+
+
+def heavy_page_if_wide_radius(request: Request, user: PageUserDep) -> Iterator[None]:
+    """``heavy_if_wide_radius`` for a browser page (anonymous: to /login)."""
+    yield from heavy_if_wide_radius(request, user)
+
+
 # scope="function": the slot is given back as soon as the route function returns, before the response is sent
 HEAVY = Depends(heavy, scope="function")
 HEAVY_IF_CITY = Depends(heavy_if_city, scope="function")
 HEAVY_IF_WIDE_RADIUS = Depends(heavy_if_wide_radius, scope="function")
 HEAVY_IF_QUERY_COLLECTION = Depends(heavy_if_query_collection, scope="function")
+HEAVY_PAGE = Depends(heavy_page, scope="function")
+HEAVY_PAGE_IF_WIDE_RADIUS = Depends(heavy_page_if_wide_radius, scope="function")

@@ -10,6 +10,7 @@ import pandas as pd
 import shapely
 
 from geo_safety.area import ServiceArea
+from geo_safety.bounds import MAX_ZONE_VERTICES
 from geo_safety.crs import Datum, geometries_to_wgs84, to_wgs84
 from geo_safety.errors import ImportRejected
 from geo_safety.layers import FieldSpec, LayerSpec
@@ -170,6 +171,13 @@ class ChunkValidator:
             raise self.reject("missing or empty geometry", _row(frame, missing), frame, "geometry")
         coords = shapely.get_coordinates(geoms)
         counts = shapely.get_num_coordinates(geoms)
+        if self.layer.geometry != "Point" and (counts > MAX_ZONE_VERTICES).any():  # as the API refuses them
+            raise self.reject(
+                f"more than {MAX_ZONE_VERTICES:,} vertices; simplify the shape (e.g. to 1 m) or split it",
+                _row(frame, counts > MAX_ZONE_VERTICES),
+                frame,
+                "geometry",
+            )
         finite = np.isfinite(coords).all(axis=1)
         if not finite.all():
             owner = np.repeat(np.arange(len(geoms)), counts)

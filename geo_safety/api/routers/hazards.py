@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from geo_safety.api.deps import Allowed, EngineDep, ScopeDep, UserDep, actor_of, get_rules
+from geo_safety.api.limits import HEAVY_IF_WIDE_RADIUS
+from geo_safety.api.params import Day, Offset, check_zone_vertices
 from geo_safety.crs import Datum
 from geo_safety.errors import InvalidInput
 from geo_safety.rules import today_local
@@ -19,7 +20,7 @@ from geo_safety.services.users import Principal
 router = APIRouter(prefix="/api/v1", tags=["water hazards"])
 RulesDep = Annotated[RuleSet, Depends(get_rules)]
 PlannerDep = Annotated[Principal, Depends(Allowed("edit_hazards"))]
-DayQuery = Annotated[date | None, Query(alias="date", description="YYYY-MM-DD; default: today in Asia/Shanghai")]
+DayQuery = Day
 
 
 class HazardFeature(BaseModel):
@@ -63,6 +64,7 @@ def create_hazard(
     repair: bool = False,
 ) -> dict[str, Any]:
     """Add a zone. Invalid polygons are refused with the reason and place, or repaired with ``repair=true``."""
+    check_zone_vertices(body.geometry)  # before shapely or pyarrow spend memory on it
     feature = hazards.create(
         engine, rules, user, actor_of(request, user), body.properties, body.geometry, body.datum, repair, today_local()
     )
@@ -90,6 +92,8 @@ def patch_hazard(
     if_match: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
     """Change properties and/or geometry of the version you read; a stale version gets 412 (If-Match) or 409."""
+    if body.geometry is not None:
+        check_zone_vertices(body.geometry)
     header_version = _if_match(if_match)
     feature = hazards.update(
         engine,
@@ -138,7 +142,7 @@ def hazard_history(hazard_id: str, engine: EngineDep, user: UserDep) -> list[dic
     return hazards.history(engine, user, hazard_id)
 
 
-@router.get("/hotspots/drowning")
+@router.get("/hotspots/drowning", dependencies=[HEAVY_IF_WIDE_RADIUS])
 def drowning_hotspots(
     engine: EngineDep,
     rules: RulesDep,
@@ -146,7 +150,7 @@ def drowning_hotspots(
     day: DayQuery = None,
     radius_m: Annotated[float | None, Query(gt=0, le=5000)] = None,
     limit: Annotated[int, Query(ge=1, le=hotspots.MAX_PAGE)] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     """Unguarded zones within ``radius_m`` (default 1000) of a school on ``date``, highest risk first."""
     return hotspots.drowning_hotspots(engine, rules, day or today_local(), scope, radius_m, limit, offset)

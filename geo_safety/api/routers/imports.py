@@ -166,6 +166,6 @@ async def import_file(
             encoding=encoding,
             chunk_rows=settings.import_chunk_rows,
             actor=actor_of(request, user),
-            allowed_districts=None if layer != "water_hazards" else user.districts,
+            user=user,  # role and districts checked in the service, as for every write path
         )
     return ImportOut(**{k: v for k, v in result.__dict__.items() if k in ImportOut.model_fields})

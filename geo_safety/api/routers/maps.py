@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import Engine
 
 from geo_safety.api.deps import EngineDep, SettingsDep, get_rules, page_user
-from geo_safety.api.limits import HEAVY, HEAVY_IF_WIDE_RADIUS
+from geo_safety.api.limits import HEAVY_PAGE, HEAVY_PAGE_IF_WIDE_RADIUS
 from geo_safety.api.pages import map_response
 from geo_safety.api.params import Day
 from geo_safety.api.routers.inspections import parse_start
@@ -86,13 +86,13 @@ def hazards_editor(page: PageDep) -> HTMLResponse:
     )
 
 
-@router.get("/hotspots/drowning", response_class=HTMLResponse, dependencies=[HEAVY_IF_WIDE_RADIUS])
+@router.get("/hotspots/drowning", response_class=HTMLResponse, dependencies=[HEAVY_PAGE_IF_WIDE_RADIUS])
 def drowning_hotspots(page: PageDep, radius_m: Annotated[float | None, Query(gt=0, le=5000)] = None) -> HTMLResponse:
     """Hotspots coloured by risk, schools with their radius rings, popups with what is missing and whom to call."""
     return map_response(hotspots_map_html(page.engine, page.rules, page.settings, page.day, page.scope, radius_m))
 
 
-@router.get("/districts", response_class=HTMLResponse, dependencies=[HEAVY])
+@router.get("/districts", response_class=HTMLResponse, dependencies=[HEAVY_PAGE])
 def city_overview(page: PageDep) -> HTMLResponse:
     """The city: districts shaded by unguarded hotspots per 10,000 students and by overdue premises."""
     if page.user.districts is not None:
