@@ -85,3 +85,44 @@ def wait_until(page: Page, expression: str, timeout_s: float = 15.0) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError(f"still false after {timeout_s} s: {expression}")
         page.wait_for_timeout(100)
+
+
+@contextmanager
+def phone_page(position: tuple[float, float] | None = None) -> Iterator[tuple[Page, Watch]]:
+    """An inspector's phone: 390×844, touch, Chinese, geolocation granted at ``position`` (lon, lat).
+
+    No request routing here: Playwright's routing would bypass the app's service worker, which the offline
+    tests need. Requests leaving this machine are recorded instead (the sandbox refuses them anyway).
+    """
+    watch = Watch()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        options: dict = {
+            "viewport": {"width": 390, "height": 844},
+            "is_mobile": True,
+            "has_touch": True,
+            "device_scale_factor": 2,
+            "locale": "zh-CN",
+            "timezone_id": "Asia/Shanghai",
+        }
+        if position is not None:
+            options |= {
+                "geolocation": {"longitude": position[0], "latitude": position[1]},
+                "permissions": ["geolocation"],
+            }
+        context = browser.new_context(**options)
+        page = context.new_page()
+        page.on("console", lambda m: watch.console_errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: watch.console_errors.append(str(e)))
+        context.on(
+            "request",
+            lambda r: (
+                None
+                if r.url.startswith(("http://127.0.0.1", "data:", "blob:", "about:"))
+                else watch.external_requests.append(r.url)
+            ),
+        )
+        try:
+            yield page, watch
+        finally:
+            browser.close()

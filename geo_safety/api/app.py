@@ -12,6 +12,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from geo_safety import __version__
+from geo_safety.api.browser_errors import BrowserErrors
 from geo_safety.api.errors import install_error_handlers
 from geo_safety.api.middleware import BodyLimit, SecurityHeaders
 from geo_safety.api.routers import (
@@ -19,14 +20,17 @@ from geo_safety.api.routers import (
     auth,
     basemap,
     features,
+    fieldapp,
     hazards,
     health,
     imports,
     inspections,
     maps,
     ogc,
+    plans,
     reports,
     users,
+    visits,
 )
 from geo_safety.api.schemas import ERROR_RESPONSES
 from geo_safety.db import make_engine
@@ -69,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
+    app.add_middleware(BrowserErrors)  # innermost: sees the JSON error before headers and compression are added
     app.add_middleware(SecurityHeaders, settings=settings)
     app.add_middleware(BodyLimit, settings=settings)
     # outside the limits, so their small refusals pass unchanged; images and already-encoded tiles are skipped
@@ -84,7 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     app.state.rules = load_rules(settings.rules, settings.calendar)
     routers = (health, auth, ogc, users, audit, features, imports, inspections, hazards, reports, maps, basemap)
-    for module in routers:
+    for module in (*routers, fieldapp, plans, visits):
         app.include_router(module.router)
     for name, folder in MOUNTS.items():
         app.mount(f"{URL_PREFIX}/{name}", StaticFiles(directory=folder), name=f"vendor-{name}")

@@ -18,6 +18,8 @@ import xstatic.pkg.jquery as xstatic_jquery
 import xstatic.pkg.leaflet as xstatic_leaflet
 from branca.element import Element, MacroElement
 
+from geo_safety.maps.controls import HtmlControl
+
 LEAFLET_DIR = Path(xstatic_leaflet.BASE_DIR)
 JQUERY_DIR = Path(xstatic_jquery.BASE_DIR)
 FOLIUM_TEMPLATES = Path(folium.__file__).parent / "templates"
@@ -52,6 +54,7 @@ MAP_JS = Asset("geo_safety", "map.js")
 HEAT = Asset("folium", "leaflet_heat.min.js")
 DRAW = [Asset("geo_safety", "leaflet-draw/leaflet.draw.css"), Asset("geo_safety", "leaflet-draw/leaflet.draw.js")]
 HAZARD_EDITOR = Asset("geo_safety", "hazard_editor.js")
+HOME_LINK = '<a href="/" title="首页 Home" aria-label="首页 Home">⌂</a>'
 
 
 def _strip_cdn_defaults(element: MacroElement | Element) -> None:
@@ -80,6 +83,8 @@ def _inline_css(asset: Asset) -> str:
 def attach_assets(fmap: folium.Map, extra: list[Asset] | None = None, *, inline: bool = False) -> None:
     """Replace folium's CDN assets with Leaflet (and ``extra``) served by the app, or inlined."""
     _strip_cdn_defaults(fmap)
+    if not inline:  # a served page: a way home (a file handed out has no home to go to)
+        fmap.add_child(HtmlControl(HOME_LINK, position="topleft", css_class="leaflet-bar gs-home"))
     header = fmap.get_root().header
     header.add_child(Element('<link rel="icon" href="data:,">'), name="gs_no_favicon")  # no 404 in the console
     for i, asset in enumerate([*LEAFLET, MAP_CSS, MAP_JS, *(extra or [])]):
