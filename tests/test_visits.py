@@ -371,6 +371,20 @@ def test_the_json_endpoint_still_records(client: TestClient, sample) -> None:
     assert response.status_code == 201, response.text
 
 
+def test_a_visit_without_photos_may_come_as_plain_json(client: TestClient, sample) -> None:
+    token = sample["tokens"]["haicheng"]
+    visit = visit_for(next(sample["premises"]))
+    first = client.post("/api/v1/visits", headers=auth(token), json=visit)
+    assert first.status_code == 201 and first.json()["photos"] == []
+    assert send(client, token, visit).status_code == 200  # the same visit as a form: the same content
+    garbled = client.post(
+        "/api/v1/visits", headers={**auth(token), "Content-Type": "application/json"}, content=b"!\xa0\xd1JF\xb2."
+    )
+    assert garbled.status_code == 422
+    form = client.post("/api/v1/visits", headers=auth(token), data={"visit": json.dumps(visit)})
+    assert form.status_code == 422 and "multipart/form-data" in form.json()["detail"]
+
+
 def test_backup_and_restore_keep_the_photos(
     client: TestClient, sample, session_engine: Engine, settings: Settings, tmp_path: Path
 ) -> None:

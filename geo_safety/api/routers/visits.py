@@ -67,6 +67,23 @@ class VisitIn(BaseModel):
     measures: dict[str, bool] | None = Field(None, description="water zones: the measures found on site")
 
 
+def _inline(schema: dict[str, Any]) -> dict[str, Any]:
+    """A model's JSON schema with its ``$defs`` written in place (an OpenAPI body cannot point into them)."""
+    defs = schema.pop("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return walk(defs[ref.removeprefix("#/$defs/")])
+            return {k: walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    return walk(schema)
+
+
 _BODY = {
     "required": True,
     "content": {
@@ -85,7 +102,7 @@ _BODY = {
                 },
             }
         },
-        "application/json": {"schema": {"$ref": "#/components/schemas/VisitIn"}},
+        "application/json": {"schema": _inline(VisitIn.model_json_schema())},
     },
 }
 
@@ -94,7 +111,7 @@ def _parse_visit(raw: str | bytes) -> VisitIn:
     try:
         return VisitIn.model_validate_json(raw)
     except ValidationError as exc:
-        errors = exc.errors(include_url=False, include_context=False)
+        errors = exc.errors(include_url=False, include_context=False, include_input=False)
         raise RequestValidationError([{**e, "loc": ("body", "visit", *e["loc"])} for e in errors]) from None
 
 
