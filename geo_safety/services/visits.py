@@ -236,7 +236,7 @@ def _check_target(conn: Connection, user: Principal, visit: PhoneVisit) -> None:
 
 _ZH = {
     OutsideServiceArea: "位置在服务区域之外",
-    NotFound: "找不到检查对象",
+    NotFound: "您的辖区内找不到检查对象",
     Forbidden: "该对象不在您的辖区",
     InvalidInput: "检查记录无效",
 }
@@ -426,14 +426,9 @@ def history(
                 ),
                 {"id": target_id, "kind": target_type},
             ).first()
-            if target is None:
-                raise NotFound(
-                    f"找不到检查对象 (no {(target_type or 'premise').replace('_', ' ')} with id {target_id!r})"
-                )
-            if not user.covers(target.district_code):
-                raise Forbidden(
-                    f"该对象不在您的辖区 ({target_id} lies in district {target.district_code}, outside your districts)"
-                )
+            if target is None or not user.covers(target.district_code):  # the same answer: no district revealed
+                kind = (target_type or "premise").replace("_", " ")
+                raise NotFound(f"您的辖区内找不到检查对象 (no {kind} with id {target_id!r} in your districts)")
             target_type = target.kind
         start = datetime.combine(since, datetime.min.time(), LOCAL_TZ) if since else None
         ids = (
@@ -465,12 +460,11 @@ def history(
 
 
 def _visible(conn: Connection, user: Principal, inspection_id: int) -> None:
-    """404 for an inspection that does not exist, 403 for one outside the caller's districts (as for due lists)."""
+    """One answer (404) for an inspection that does not exist and one outside the caller's districts: an id
+    is all a caller needs to ask, and the answer must not tell which ids exist elsewhere (as for zones)."""
     row = conn.execute(text(_VISITS + " WHERE i.id = :id"), {"id": inspection_id}).mappings().one_or_none()
-    if row is None:
-        raise NotFound(f"没有这条检查记录 (no inspection {inspection_id})")
-    if not user.covers(row["district_code"]):
-        raise Forbidden(f"该检查记录不在您的辖区 (inspection {inspection_id} lies outside your districts)")
+    if row is None or not user.covers(row["district_code"]):
+        raise NotFound(f"您的辖区内没有这条检查记录 (no inspection {inspection_id} in your districts)")
 
 
 def photo_list(engine: Engine, rules: RuleSet, user: Principal, inspection_id: int) -> dict[str, Any]:

@@ -47,7 +47,7 @@ class VisitPosition(BaseModel):
     lon: float = Field(ge=-180, le=180)
     lat: float = Field(ge=-90, le=90)
     datum: Datum = Field(Datum.WGS84, description="wgs84 for phone GPS; gcj02 for AMap/WeChat; bd09 for Baidu")
-    accuracy_m: float | None = Field(None, ge=0, le=100_000, description="the phone's stated accuracy")
+    accuracy_m: float | None = Field(None, ge=0, le=1e7, description="the phone's stated accuracy (metres)")
 
 
 class VisitIn(BaseModel):
@@ -217,7 +217,7 @@ def visit_history(
     since: Annotated[SaneDate | None, Query(description="visits on or after this day (Asia/Shanghai)")] = None,
     limit: Annotated[int, Query(ge=1, le=visits.MAX_HISTORY)] = 100,
 ) -> dict[str, Any]:
-    """Visits newest first with their photos' links: of one target, or of your districts. 403 outside them."""
+    """Visits newest first with their photos' links: of one target (404 outside your districts), or of yours."""
     return visits.history(engine, rules, user, target_type=target_type, target_id=target_id, since=since, limit=limit)
 
 
