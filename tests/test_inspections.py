@@ -250,7 +250,11 @@ def test_bad_input_is_rejected_and_stores_nothing(
 
 def test_only_inspectors_of_the_district_record(world, client: TestClient) -> None:
     body = {"target_id": "P1", "result": "pass"}
-    assert client.post("/api/v1/inspections", headers=auth(world["haicheng"]), json=body).status_code == 403
+    # another district's premise answers as a missing one would: which district holds an id is not revealed
+    elsewhere = client.post("/api/v1/inspections", headers=auth(world["haicheng"]), json=body)
+    missing = client.post("/api/v1/inspections", headers=auth(world["haicheng"]), json={**body, "target_id": "P999"})
+    assert elsewhere.status_code == missing.status_code == 404
+    assert elsewhere.json()["detail"].replace("'P1'", "'X'") == missing.json()["detail"].replace("'P999'", "'X'")
     assert client.post("/api/v1/inspections", headers=auth(world["viewer"]), json=body).status_code == 403
     assert client.post("/api/v1/inspections", json=body).status_code == 401
     assert client.post("/api/v1/inspections", headers=auth(world["admin"]), json=body).status_code == 201

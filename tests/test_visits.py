@@ -404,3 +404,18 @@ def test_backup_and_restore_keep_the_photos(
     assert table_checksums(session_engine) == before
     again = client.get(stored["photos"][0]["url"], headers=auth(sample["tokens"]["haicheng"]))
     assert again.status_code == 200 and again.content == shot
+
+
+def test_a_visit_with_photos_may_exceed_the_json_body_limit(client: TestClient, sample, settings: Settings) -> None:
+    """Two 7.7 MB photos (15 MB, over the 10 MB JSON limit, each under the photo limit) are one visit, not a 413."""
+    rng = np.random.default_rng(7)
+    shots = []
+    for _ in range(2):
+        buffer = io.BytesIO()
+        Image.fromarray(rng.integers(0, 255, (1600, 1600, 3), dtype=np.uint8)).save(buffer, "PNG")
+        shots.append(buffer.getvalue())
+    assert sum(map(len, shots)) > settings.max_body_mb * 1024 * 1024
+    assert all(len(s) < settings.max_photo_mb * 1024 * 1024 for s in shots)
+    response = send(client, sample["tokens"]["haicheng"], visit_for(next(sample["premises"])), shots)
+    assert response.status_code == 201, response.text
+    assert len(response.json()["photos"]) == 2

@@ -8,9 +8,11 @@ import json
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from geo_safety.maps.tiles import basemap, image_sources
+from geo_safety.services.photos import MAX_PHOTOS
 from geo_safety.settings import Settings
 
 UPLOAD_PREFIX = "/api/v1/imports/"
+VISITS_PATH = "/api/v1/visits"
 
 
 class BodyLimit:
@@ -24,14 +26,17 @@ class BodyLimit:
         self.upload_bytes = settings.max_upload_mb * 1024 * 1024
         self.body_seconds = settings.body_timeout_s
         self.upload_seconds = settings.upload_timeout_s
+        # a visit from a phone carries up to MAX_PHOTOS photos, often over a slow link: an upload's time
+        self.visit_bytes = MAX_PHOTOS * settings.max_photo_mb * 1024 * 1024 + self.body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         upload = scope["path"].startswith(UPLOAD_PREFIX)
-        limit = self.upload_bytes if upload else self.body_bytes
-        seconds = self.upload_seconds if upload else self.body_seconds
+        visit = scope["path"] == VISITS_PATH
+        limit = self.upload_bytes if upload else self.visit_bytes if visit else self.body_bytes
+        seconds = self.upload_seconds if upload or visit else self.body_seconds
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await _too_large(send, limit)

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Engine, text
 from geo_safety import queries
 from geo_safety.bounds import MAX_OFFSET, check_day
 from geo_safety.crs import Datum, geodesic_distance_m, to_wgs84
-from geo_safety.errors import Forbidden, InvalidInput, NotFound, OutsideServiceArea
+from geo_safety.errors import InvalidInput, NotFound, OutsideServiceArea
 from geo_safety.routing import plan_route
 from geo_safety.rules import GUARD_MEASURES, LOCAL_TZ, InspectionResult
 from geo_safety.ruleset import RuleSet
@@ -260,10 +260,8 @@ def record_inspection(
             queries.inspection_target(),
             {"target_type": visit.target_type, "target_id": visit.target_id, "lon": lon, "lat": lat},
         ).one_or_none()
-        if target is None:
-            raise NotFound(f"no {visit.target_type.replace('_', ' ')} with id {visit.target_id!r}")
-        if not user.covers(target.district_code):
-            raise Forbidden(f"{visit.target_id} lies in district {target.district_code}, outside your districts")
+        if target is None or not user.covers(target.district_code):  # the same answer: no district revealed
+            raise NotFound(f"no {visit.target_type.replace('_', ' ')} with id {visit.target_id!r} in your districts")
         off_site = None if target.distance_m is None else bool(target.distance_m > rules.off_site_m)
         column = "premise_id" if visit.target_type == "premise" else "hazard_id"
         new_id = conn.execute(
