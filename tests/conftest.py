@@ -133,3 +133,24 @@ def fresh_sample(engine: Engine, data_dir: Path) -> None:
     from geo_safety.services.bundled import load_sample
 
     load_sample(engine, data_dir)
+
+
+#: Whole modules that are slow by nature (schema fuzzing as every role, the notebook, outages and big files).
+SLOW_MODULES = {"test_fuzz", "test_reliability", "test_sample"}
+BROWSER_NAMES = {"browser_page", "phone_page", "live_server", "sync_playwright"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Lanes: ``browser`` (a real Chromium or server), ``slow``; the fast lane is ``-m "not browser and not slow"``.
+
+    A test is a browser test when its code uses the browser helpers, so new tests land in the right lane by
+    themselves.
+    """
+    for item in items:
+        function = getattr(item, "function", None)
+        names = set(getattr(getattr(function, "__code__", None), "co_names", ()))
+        if names & BROWSER_NAMES:
+            item.add_marker(pytest.mark.browser)
+        module = item.module.__name__.rsplit(".", 1)[-1] if item.module is not None else ""
+        if module in SLOW_MODULES or "notebook" in item.name:
+            item.add_marker(pytest.mark.slow)
