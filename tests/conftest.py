@@ -140,6 +140,7 @@ SLOW_MODULES = {"test_fuzz", "test_reliability", "test_sample"}
 BROWSER_NAMES = {"browser_page", "phone_page", "live_server", "sync_playwright"}
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest's -m selection reads the marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Lanes: ``browser`` (a real Chromium or server), ``slow``; the fast lane is ``-m "not browser and not slow"``.
 
@@ -151,6 +152,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         names = set(getattr(getattr(function, "__code__", None), "co_names", ()))
         if names & BROWSER_NAMES:
             item.add_marker(pytest.mark.browser)
-        module = item.module.__name__.rsplit(".", 1)[-1] if item.module is not None else ""
+        module_object = getattr(item, "module", None)  # doctests of geo_safety/ have none
+        module = module_object.__name__.rsplit(".", 1)[-1] if module_object is not None else ""
         if module in SLOW_MODULES or "notebook" in item.name:
             item.add_marker(pytest.mark.slow)
