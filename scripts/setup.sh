@@ -41,6 +41,10 @@ if [ "${1:-}" = "--test" ]; then
         echo "setup: installing GDAL's command-line tools (a standard OGC API client for the tests)"
         apt_install gdal-bin
     fi
+    if ! command -v pdftoppm >/dev/null 2>&1; then
+        echo "setup: installing poppler-utils (the tests turn downloaded PDFs into images)"
+        apt_install poppler-utils
+    fi
 fi
 
 if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
