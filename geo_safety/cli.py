@@ -310,23 +310,24 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
         (args.district,) if args.district else None,
     )
     if args.format == "json":
-        text_ = json.dumps(report, ensure_ascii=False, indent=2, default=str)
-        _emit(args.output, text_)
+        _emit(args.output, json.dumps(report, ensure_ascii=False, indent=2, default=str))
         return 0
-    table = reports.as_table(report)
+    scope = reports.scope_name(report, args.district is None)
     if args.format == "csv":
-        _emit(args.output, table.to_csv(index=False))
+        _emit(args.output, reports.to_csv(report))
     elif args.format == "html":
-        title = f"校园安全工作统计 {report['from']} – {report['to']}"
-        page = (
-            f"<!doctype html><html lang='zh-CN'><meta charset='utf-8'><title>{title}</title>"
-            f"<h1>{title}</h1>{table.to_html(index=False, na_rep='')}</html>"
-        )
-        _emit(args.output, page)
+        _emit(args.output, reports.to_html(report, scope)[0])
     else:
         if not args.output:
-            raise GeoSafetyError("--format xlsx needs --output FILE.xlsx")
-        table.to_excel(args.output, index=False, sheet_name="programme")
+            raise GeoSafetyError(f"--format {args.format} needs --output FILE.{args.format}")
+        from geo_safety.rules import today_local
+
+        data = (
+            reports.to_xlsx(report, scope)
+            if args.format == "xlsx"
+            else reports.to_pdf(report, scope, str(today_local()))
+        )
+        Path(args.output).write_bytes(data)
         print(f"wrote {args.output}")
     return 0
 
@@ -449,7 +450,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--from", dest="date_from", required=True, help="YYYY-MM-DD")
     report.add_argument("--to", dest="date_to", required=True, help="YYYY-MM-DD")
     report.add_argument("--district")
-    report.add_argument("--format", default="json", choices=["json", "csv", "xlsx", "html"])
+    report.add_argument("--format", default="json", choices=["json", "csv", "xlsx", "html", "pdf"])
     report.add_argument("--output", help="file to write (default: print)")
     report.set_defaults(func=cmd_report)
 
