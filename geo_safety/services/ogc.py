@@ -252,6 +252,12 @@ def base_items(
     )
     with engine.connect() as conn:
         rows = conn.execute(text(sql), params).mappings().all()
+        if rows:
+            matched = rows[0]["matched"]
+        elif offset > 0:  # past the end: the window count came with no row, so count on its own
+            matched = conn.execute(text(f"SELECT count(*) FROM {table} WHERE {' AND '.join(where)}"), params).scalar()
+        else:
+            matched = 0
     features = [
         {
             "type": "Feature",
@@ -261,7 +267,56 @@ def base_items(
         }
         for r in rows
     ]
-    return features, (rows[0]["matched"] if rows else 0)
+    return features, int(matched or 0)
+
+
+def _service_page(
+    engine: Engine,
+    rules: RuleSet,
+    spec: Collection,
+    scope: tuple[str, ...] | None,
+    day: date,
+    radius: float | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of a query collection straight from its service, with the service's exact match count."""
+    if spec.id == "due_inspections":
+        found = inspections.due(engine, rules, day, scope, limit=limit, offset=offset)
+    else:
+        found = hotspots.drowning_hotspots(engine, rules, day, scope, radius, limit=limit, offset=offset)
+    return found["features"], found["numberMatched"]
+
+
+def _service_slice(
+    engine: Engine,
+    rules: RuleSet,
+    spec: Collection,
+    scope: tuple[str, ...] | None,
+    day: date,
+    radius: float | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[dict[str, Any]], int]:
+    """``limit`` features from ``offset`` (the end of the list: fewer) and the list's full length.
+
+    The services answer at most ``MAX_PAGE`` rows a call, so a larger OGC page (up to ``MAX_LIMIT``) is put
+    together from consecutive service pages; the length is the query's own ``count(*) OVER ()``, never the
+    length of what was fetched, so paging reaches the true end of every list.
+    """
+    page_max = inspections.MAX_PAGE if spec.id == "due_inspections" else hotspots.MAX_PAGE
+    features: list[dict[str, Any]] = []
+    matched: int | None = None
+    while len(features) < limit:
+        want = min(page_max, limit - len(features))
+        chunk, count = _service_page(engine, rules, spec, scope, day, radius, want, offset + len(features))
+        matched = count if matched is None else matched
+        features += chunk
+        if len(chunk) < want:
+            break
+    if not features and offset > 0:  # past the end: the empty page carries no count, so ask for it
+        _, matched = _service_page(engine, rules, spec, scope, day, radius, 1, 0)
+    return features, matched or 0
 
 
 def computed_items(
@@ -276,6 +331,11 @@ def computed_items(
     params: dict[str, str],
     feature_id: str | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
+    """A page of a query collection and the exact number of its features that match.
+
+    Without ``bbox``, property filters or a feature id, the page comes from the service's own paging. With
+    them the whole list is read (page by page) and filtered here, so the count is exact in either case.
+    """
     try:
         day = date.fromisoformat(params["date"]) if params.get("date") else today_local()
         radius = float(params["radius_m"]) if params.get("radius_m") else None
@@ -285,10 +345,9 @@ def computed_items(
         raise BadParameter(f"date {day.isoformat()} is outside {RANGE_TEXT}")
     if radius is not None and not (math.isfinite(radius) and 0 < radius <= 5000):
         raise BadParameter("radius_m must be in (0, 5000]")
-    if spec.id == "due_inspections":
-        features = inspections.due(engine, rules, day, scope, limit=inspections.MAX_PAGE)["features"]
-    else:
-        features = hotspots.drowning_hotspots(engine, rules, day, scope, radius, limit=hotspots.MAX_PAGE)["features"]
+    if bbox is None and not filters and feature_id is None:
+        return _service_slice(engine, rules, spec, scope, day, radius, limit, offset)
+    features, _ = _service_slice(engine, rules, spec, scope, day, radius, MAX_OFFSET + MAX_LIMIT, 0)
     if bbox is not None:
         box = shapely.box(*bbox)
         features = [f for f in features if shapely.intersects(shapely.geometry.shape(f["geometry"]), box)]
