@@ -296,6 +296,27 @@ def _district_maps(args: argparse.Namespace, settings: Settings, engine, rules, 
     return 0
 
 
+def cmd_calendar(args: argparse.Namespace, settings: Settings) -> int:
+    """Which coming dates lack official holidays or vacation dates (exit 1 then, so a cron job can mail it)."""
+    from geo_safety.keyperiods import load_calendar
+
+    calendar = load_calendar(settings.calendar)
+    today = _day(args.date)
+    if args.json:
+        status = calendar.status(today)
+        print(json.dumps(status, ensure_ascii=False, indent=2))
+        return 1 if status["warnings"] else 0
+    warnings = calendar.check(today)
+    print(f"日历文件 calendar file: {settings.calendar or '(packaged calendar_default.toml)'}")
+    print(f"官方放假安排来源 official days from: {'; '.join(calendar.sources) or '-'}")
+    print(f"已设寒假的年份 winter vacation dates for: {', '.join(map(str, sorted(calendar.winter_years))) or '-'}")
+    for warning in warnings:
+        print(f"警告 WARNING {warning.year} {warning.kind}: {warning.message}")
+    if not warnings:
+        print(f"正常 OK: the dates from {today} have official holidays and vacation dates")
+    return 1 if warnings else 0
+
+
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     from geo_safety.ruleset import load_rules
     from geo_safety.services import features, reports
@@ -453,6 +474,12 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--format", default="json", choices=["json", "csv", "xlsx", "html", "pdf"])
     report.add_argument("--output", help="file to write (default: print)")
     report.set_defaults(func=cmd_report)
+
+    calendar = sub.add_parser("calendar", help="key-period calendar: check which coming dates lack official days")
+    calendar.add_argument("action", choices=["check"])
+    calendar.add_argument("--date", help="check as of YYYY-MM-DD; default: today in Asia/Shanghai")
+    calendar.add_argument("--json", action="store_true", help="print the status as JSON (as /health shows it)")
+    calendar.set_defaults(func=cmd_calendar)
 
     serve = sub.add_parser("serve", help="serve the web app and API")
     serve.add_argument("--host", default="127.0.0.1")

@@ -50,20 +50,23 @@ def drowning_hotspots(
     }
     with engine.connect() as conn:
         rows = conn.execute(queries.drowning_hotspots(links.cover_radius(radius)), params).mappings().all()
+    answer = rules.calendar.answer(day)  # provisional: the day's key period rests on computed or missing dates
     features = []
     for row in rows:
         props = {k: v for k, v in row.items() if k not in ("geometry", "matched")}
+        props["key_period_provisional"] = answer.provisional  # OGC items carry only the features
         props["distance_m"] = round(float(props["distance_m"]), 2)
         props["risk_score"] = round(float(props["risk_score"]), 2)
         props["students_within"] = int(props["students_within"])
         features.append(
             {"type": "Feature", "id": row["hazard_id"], "geometry": json.loads(row["geometry"]), "properties": props}
         )
-    key = rules.calendar.key_period(day)
     return {
         "type": "FeatureCollection",
         "date": day.isoformat(),
-        "key_period": key,
+        "key_period": answer.period,
+        "provisional": answer.provisional,
+        "calendar_notice": rules.calendar.notice(day),  # shown on maps (zh + en); None when the dates are firm
         "radius_m": radius,
         "numberMatched": rows[0]["matched"] if rows else 0,
         "numberReturned": len(features),
