@@ -30,7 +30,7 @@ class Settings(BaseSettings):
     import_chunk_rows: int = 100_000
     #: Distance rules (TOML); the packaged defaults when unset.
     rules: Path | None = None
-    #: Key periods (TOML: holidays, make-up workdays, vacations); the packaged 2025–2026 calendar when unset.
+    #: Key periods (TOML: vacations, notices the chinesecalendar package lacks); the packaged file when unset.
     calendar: Path | None = None
     #: Basemap: "none", "osm", "tianditu" (needs ``tianditu_key``) or an XYZ URL template in WGS84/Web Mercator.
     tiles: str = "none"
