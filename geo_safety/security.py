@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import secrets
@@ -103,3 +105,40 @@ def looks_like_token(value: str) -> bool:
         and 20 <= len(body) <= 100
         and all(c.isascii() and (c.isalnum() or c in "-_") for c in body)
     )
+
+
+#: Longest ``Authorization: Basic …`` value looked at (a 64-character name and a token fit many times over).
+MAX_BASIC_LENGTH = 1024
+
+
+def parse_basic(credentials: str) -> tuple[str, str]:
+    """The user name and password of HTTP Basic credentials (RFC 7617: base64 of ``user:password``, UTF-8, or
+    Latin-1 from older clients); ``ValueError`` with the reason when they are malformed.
+
+    >>> parse_basic("d2FuZzpnc19hYmM=")
+    ('wang', 'gs_abc')
+    >>> parse_basic("not base64!")
+    Traceback (most recent call last):
+    ValueError: the Basic credentials are not base64
+    """
+    value = credentials.strip()
+    if not value:
+        raise ValueError("the Basic credentials are empty")
+    if len(value) > MAX_BASIC_LENGTH:
+        raise ValueError("the Basic credentials are too long")
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("the Basic credentials are not base64") from None
+    try:
+        decoded = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        decoded = raw.decode("latin-1")
+    name, colon, password = decoded.partition(":")
+    if not colon:
+        raise ValueError("the Basic credentials need 'user:token' (no colon found)")
+    if not name.strip():
+        raise ValueError("the Basic credentials name no user")
+    if not password:
+        raise ValueError("the Basic credentials carry no token")
+    return name, password

@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     login_concurrency: int = Field(default=4, ge=1)
     #: Reverse proxies (IP addresses or CIDR networks) whose ``X-Forwarded-For`` names the client; none by default.
     trusted_proxies: list[str] = []
+    #: Accept HTTP Basic (user + API token) over plain HTTP from other machines too; by default only over TLS
+    #: (or ``X-Forwarded-Proto: https`` from a trusted proxy) or from loopback.
+    basic_over_http: bool = False
 
     @field_validator("database_url")
     @classmethod

@@ -7,9 +7,11 @@ from functools import lru_cache
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, HTTPException, Query, Request
 from sqlalchemy import Engine
+from starlette.datastructures import Headers
 
+from geo_safety import security
 from geo_safety.errors import Forbidden, Unauthenticated
 from geo_safety.ruleset import RuleSet
 from geo_safety.services import features, users
@@ -107,13 +109,73 @@ def same_origin(request: Request) -> bool | None:
     return urlsplit(source).netloc.lower() == _request_host(request)
 
 
+BASIC_REALM = 'Basic realm="geo_safety", charset="UTF-8"'
+BEARER_REALM = 'Bearer realm="geo_safety"'
+
+
+def auth_challenges(request: Request) -> Headers:
+    """``WWW-Authenticate`` of a 401: Bearer, and Basic so desktop GIS (QGIS) asks for user + token. Not Basic
+    to a browser (it sends ``Sec-Fetch-Mode`` or asks for HTML): its native dialog would ask for the login
+    password, which Basic refuses; people log in at /login."""
+    raw = [(b"www-authenticate", BEARER_REALM.encode())]
+    if "sec-fetch-mode" not in request.headers and "text/html" not in request.headers.get("accept", ""):
+        raw.append((b"www-authenticate", BASIC_REALM.encode()))
+    return Headers(raw=raw)
+
+
+def _over_tls(request: Request) -> bool:
+    """TLS to this app, or (only from a configured proxy) ``X-Forwarded-Proto: https`` for the proxy's client."""
+    if request.url.scheme == "https":
+        return True
+    proxies = tuple(request.app.state.settings.trusted_proxies)
+    if not (request.client and proxies and _is_trusted(request.client.host, proxies)):
+        return False
+    protos = [p.strip().lower() for value in request.headers.getlist("x-forwarded-proto") for p in value.split(",")]
+    return bool(protos) and protos[-1] == "https"  # the nearest proxy's word
+
+
+def _from_loopback(request: Request) -> bool:
+    """The caller is on this machine. A loopback peer that is not a configured proxy but passes forwarding
+    headers is a proxy in front of the app, whose clients may be anywhere: not loopback."""
+    peer = request.client.host if request.client else None
+    proxies = tuple(request.app.state.settings.trusted_proxies)
+    forwarded = any(h in request.headers for h in ("x-forwarded-for", "x-forwarded-proto", "forwarded"))
+    if peer is not None and forwarded and not (proxies and _is_trusted(peer, proxies)):
+        return False
+    address = client_address(request)
+    try:
+        return address is not None and ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+def _basic_user(request: Request, engine: Engine, settings: Settings, credentials: str) -> Principal:
+    """HTTP Basic: user name + API token, over TLS or from loopback (or anywhere with ``basic_over_http``)."""
+    if not (settings.basic_over_http or _over_tls(request) or _from_loopback(request)):
+        raise Unauthenticated(
+            "HTTP Basic is refused over plain HTTP from another machine: use https:// (the token would travel "
+            "readable), or ask the administrator (GEO_SAFETY_BASIC_OVER_HTTP)"
+        )
+    try:
+        name, secret = security.parse_basic(credentials)
+    except ValueError as exc:
+        raise Unauthenticated(f"{exc}; send 'Authorization: Basic base64(USER:TOKEN)'") from None
+    try:
+        return users.authenticate_basic(engine, settings, name, secret, client_address(request))
+    except users.LoginThrottled as exc:
+        raise HTTPException(429, str(exc), headers={"Retry-After": str(exc.retry_after)}) from None
+
+
 def current_user(request: Request, engine: EngineDep, settings: SettingsDep) -> Principal:
-    """Bearer token for API clients, session cookie for the browser pages; 401 otherwise."""
+    """Bearer token or HTTP Basic (user + token) for API clients, session cookie for the browser pages; 401
+    otherwise."""
     header = request.headers.get("authorization")
     if header is not None:
         scheme, _, token = header.partition(" ")
+        if scheme.lower() == "basic":
+            return _basic_user(request, engine, settings, token)
         if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthenticated("use the header 'Authorization: Bearer TOKEN'")
+            raise Unauthenticated("use the header 'Authorization: Bearer TOKEN' (or Basic with user name and token)")
         principal = users.authenticate_token(engine, settings, token.strip())
         if principal is None:
             raise Unauthenticated("the API token is invalid, revoked, or its user is disabled")

@@ -63,7 +63,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     from fastapi.responses import RedirectResponse
 
-    from geo_safety.api.deps import LoginRequired
+    from geo_safety.api.deps import LoginRequired, auth_challenges
 
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, exc: LoginRequired) -> RedirectResponse:
@@ -118,7 +118,7 @@ def install_error_handlers(app: FastAPI) -> None:
         code = status_for(exc)
         headers = {"Retry-After": "5"} if code == 503 else None
         if code == 401:
-            headers = {"WWW-Authenticate": 'Bearer realm="geo_safety"'}
+            headers = auth_challenges(request)  # Bearer, and Basic for desktop GIS (not browsers)
         if isinstance(exc, StaleVersion):
             code = 412 if exc.precondition else 409
             body = {"detail": str(exc), "current_version": exc.current_version}

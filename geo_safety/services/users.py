@@ -11,7 +11,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import IntegrityError
 
 from geo_safety import security
-from geo_safety.errors import Conflict, Forbidden, GeoSafetyError, InvalidInput, NotFound
+from geo_safety.errors import Conflict, Forbidden, GeoSafetyError, InvalidInput, NotFound, Unauthenticated
 from geo_safety.rules import Role, allowed
 from geo_safety.services.audit import Actor, record
 from geo_safety.settings import Settings
@@ -355,27 +355,49 @@ def _lockouts(conn: Connection, settings: Settings, account: str, client: str | 
     return found
 
 
+def _record_failure(
+    engine: Engine, settings: Settings, account: str, client: str | None, details: dict[str, Any] | None = None
+) -> None:
+    """Audit a failed login (or HTTP Basic attempt), and the lockout it starts, if any."""
+    with engine.begin() as conn:  # the failure is recorded even though the login is refused
+        record(conn, Actor(account, client), "login.failed", details=details)
+        for scope, _ in _lockouts(conn, settings, account, client):
+            target = ("user", account) if scope == "account" else ("address", client)
+            record(
+                conn,
+                Actor(account, client),
+                "login.lockout",
+                *target,
+                {"scope": scope, "minutes": settings.login_window_minutes},
+            )
+
+
+def _account(conn: Connection, name: str) -> tuple[Any, str]:
+    """The enabled account a typed name means (or ``None``) and the name failures are counted under."""
+    try:
+        key: str | None = name_key(clean_name(name))
+    except InvalidInput:
+        key = None  # cannot name an account; still a failure that counts against the address
+    row = None
+    if key is not None:
+        row = conn.execute(
+            text(
+                "SELECT id, name, role, districts, password_hash FROM users "
+                "WHERE name_key = :k AND disabled_at IS NULL"
+            ),
+            {"k": key},
+        ).one_or_none()
+    return row, (row.name if row else (clean_name(name) if key is not None else _printable(name)))
+
+
 def login(engine: Engine, settings: Settings, name: str, password: str, client: str | None) -> tuple[Principal, str]:
     """Check a password and open a browser session; returns the principal and the session id (for the cookie).
 
     Refused with ``LoginThrottled`` while the account or the client address has too many recent failures (the
     lockout is audited once, when it begins), and with ``LoginBusy`` when every password-check slot is taken.
     """
-    try:
-        key: str | None = name_key(clean_name(name))
-    except InvalidInput:
-        key = None  # cannot name an account; still a failure that counts against the address
     with engine.connect() as conn:
-        row = None
-        if key is not None:
-            row = conn.execute(
-                text(
-                    "SELECT id, name, role, districts, password_hash FROM users "
-                    "WHERE name_key = :k AND disabled_at IS NULL"
-                ),
-                {"k": key},
-            ).one_or_none()
-        account = row.name if row else (clean_name(name) if key is not None else _printable(name))
+        row, account = _account(conn, name)
         locked = _lockouts(conn, settings, account, client)
     if locked:
         scope, wait = max(locked, key=lambda item: item[1])
@@ -385,17 +407,7 @@ def login(engine: Engine, settings: Settings, name: str, password: str, client: 
             raise LoginBusy("too many logins at once; try again in a moment")
         ok = security.verify_password(row.password_hash if row else None, password)
     if not ok or row is None:
-        with engine.begin() as conn:  # the failure is recorded even though the login is refused
-            record(conn, Actor(account, client), "login.failed")
-            for scope, _ in _lockouts(conn, settings, account, client):
-                target = ("user", account) if scope == "account" else ("address", client)
-                record(
-                    conn,
-                    Actor(account, client),
-                    "login.lockout",
-                    *target,
-                    {"scope": scope, "minutes": settings.login_window_minutes},
-                )
+        _record_failure(engine, settings, account, client)
         raise InvalidInput("wrong user name or password")
     session_id = security.new_token()
     with engine.begin() as conn:
@@ -410,6 +422,35 @@ def login(engine: Engine, settings: Settings, name: str, password: str, client: 
         )
         record(conn, Actor(row.name, client), "login")
     return _principal(row), session_id
+
+
+BASIC_PASSWORD_REFUSED = (
+    "HTTP Basic takes an API token as the password (gs_…, from `geo-safety users token NAME`), "
+    "never the login password"
+)
+
+
+def authenticate_basic(engine: Engine, settings: Settings, name: str, secret: str, client: str | None) -> Principal:
+    """HTTP Basic for desktop GIS: ``name`` and one of that user's API tokens (expiry and revocation apply).
+
+    A login password is refused without being checked (no argon2 work per request). Failures count in the login
+    limits (per account and per address, audited as ``login.failed``); while either is locked the attempt is
+    refused with ``LoginThrottled`` even with a good token, as ``/login`` is.
+    """
+    with engine.connect() as conn:
+        row, account = _account(conn, name)
+        locked = _lockouts(conn, settings, account, client)
+    if locked:
+        scope, wait = max(locked, key=lambda item: item[1])
+        raise LoginThrottled(scope, wait)
+    principal = authenticate_token(engine, settings, secret)
+    if principal is not None and row is not None and principal.id == row.id:
+        return principal
+    reason = "the user name or API token is wrong, or the token is revoked or expired, or the user is disabled"
+    if not security.looks_like_token(secret):
+        reason = BASIC_PASSWORD_REFUSED
+    _record_failure(engine, settings, account, client, {"method": "basic"})
+    raise Unauthenticated(reason)
 
 
 def session_principal(engine: Engine, settings: Settings, session_id: str) -> Principal | None:
