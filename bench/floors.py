@@ -4,6 +4,12 @@ The layers of the district are read once (not timed); the timed part is the spat
 (``STRtree.query(..., predicate="dwithin")`` in UTM 49N), the rule checks and the sort, which is
 what the service's SQL has to do too. The answers are compared with the service's, so a fast
 wrong floor would show.
+
+Distances are geodesic, as the rules define them: UTM 49N only finds the closest points of each pair
+(a conformal projection moves them by well under a millimetre), and the pair's length is then measured
+on the WGS84 ellipsoid (``pyproj.Geod``). UTM's own lengths are not good enough at a rule's edge: its
+scale is 0.9996 on 111° E and about 1.00006 around Beihai, so a premise 199.991 m from a campus
+(PostGIS geography) measured 200.004 m in UTM and the floor missed it (issue 15: 50,943 vs 50,944).
 """
 
 from __future__ import annotations
@@ -16,11 +22,17 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from pyproj import Geod, Transformer
 from sqlalchemy import Engine, text
 
 from geo_safety.ruleset import RuleSet
 
 METRIC_CRS = 32649
+#: UTM 49N's scale over the benchmark worlds (108.5–110.5° E, 20–27° N) stays within 0.9996…1.0003, so a
+#: planar search this much wider than a threshold finds every pair that is geodesically within it.
+SEARCH_SLACK = 1.001
+_GEOD = Geod(ellps="WGS84")
+_TO_LONLAT = Transformer.from_crs(METRIC_CRS, 4326, always_xy=True)
 
 
 @dataclass
@@ -80,19 +92,46 @@ def read_layers(engine: Engine, district: str | None, day: date) -> Layers:
     )
 
 
-def due_floor(layers: Layers, rules: RuleSet, day: date) -> tuple[set[str], float]:
-    """Ids of due premises and zones on ``day`` and the seconds the computation took."""
+def geodesic_m(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Ellipsoidal distances of pairs of UTM 49N shapes: their closest points found in UTM, measured by ``Geod``.
+
+    0 where the shapes touch or overlap (a premise inside a campus).
+    """
+    if not len(a):
+        return np.empty(0)
+    ends = shapely.get_coordinates(shapely.shortest_line(a, b)).reshape(-1, 2, 2)
+    lon, lat = _TO_LONLAT.transform(ends[:, :, 0].ravel(), ends[:, :, 1].ravel())
+    lon, lat = np.asarray(lon).reshape(-1, 2), np.asarray(lat).reshape(-1, 2)
+    _, _, metres = _GEOD.inv(lon[:, 0], lat[:, 0], lon[:, 1], lat[:, 1])
+    return np.where(shapely.intersects(a, b), 0.0, np.asarray(metres))
+
+
+def near_edge_geodesic(a: np.ndarray, b: np.ndarray, threshold: np.ndarray) -> np.ndarray:
+    """UTM lengths of pairs, measured again on the ellipsoid where UTM's scale could put them across ``threshold``.
+
+    Pairs clearly inside or outside keep their planar length (cheap); only those within the scale's slack of
+    their threshold (NaN: no threshold) pay for ``geodesic_m``.
+    """
+    dist = shapely.distance(a, b)
+    with np.errstate(invalid="ignore"):
+        edge = np.abs(dist - threshold) <= threshold * (SEARCH_SLACK - 1)
+    dist[edge] = geodesic_m(a[edge], b[edge])
+    return dist
+
+
+def due_floor(layers: Layers, rules: RuleSet, day: date) -> tuple[dict[str, str], float]:
+    """Due premises and zones on ``day`` (id → reason, as the service names it) and the seconds it took."""
     started = time.perf_counter()
     tree = shapely.STRtree(layers.school_geoms)
     p = layers.premises
     reach = max(max(r.kindergarten_m or 0, r.other_m or 0) for r in rules.rules.values())
-    pi, si = tree.query(layers.premise_xy, predicate="dwithin", distance=reach)
-    dist = shapely.distance(layers.premise_xy[pi], layers.school_geoms[si])
+    pi, si = tree.query(layers.premise_xy, predicate="dwithin", distance=reach * SEARCH_SLACK)
     cats = p["category"].to_numpy()[pi]
     kg = layers.schools["kind"].to_numpy()[si] == "kindergarten"
     kg_m = pd.Series(cats).map({c: _rule(rules, c, True) for c in rules.rules}).to_numpy(dtype=float)
     other_m = pd.Series(cats).map({c: _rule(rules, c, False) for c in rules.rules}).to_numpy(dtype=float)
     rule_m = np.where(kg, kg_m, other_m)
+    dist = near_edge_geodesic(layers.premise_xy[pi], layers.school_geoms[si], rule_m)
     inside = ~np.isnan(rule_m) & (dist <= rule_m) & (p["status"].to_numpy()[pi] == "open")
     ids = np.unique(p["id"].to_numpy()[pi[inside]])
     last = layers.last_premise.reindex(ids)
@@ -105,13 +144,21 @@ def due_floor(layers: Layers, rules: RuleSet, day: date) -> tuple[set[str], floa
     today = pd.Timestamp(day)
     failed = (last["result"] == "fail").to_numpy() & (recheck <= today).to_numpy()
     overdue = (today >= last_on + pd.to_timedelta(intervals, unit="D")).to_numpy()
-    due_premises = set(ids[~gone & (never | failed | overdue)])
+    reason = np.select([never, failed, overdue], ["never_inspected", "failed_recheck", "overdue"], "")
+    keep = ~gone & (reason != "")
+    result = dict(zip(ids[keep], reason[keep], strict=True))
     facts = rules.day_facts(day)
-    zi, _ = tree.query(layers.zone_geoms, predicate="dwithin", distance=rules.hazards.radius_m)
-    zone_ids = layers.zones["id"].to_numpy()[np.unique(zi)]
+    zi, zs = tree.query(layers.zone_geoms, predicate="dwithin", distance=rules.hazards.radius_m * SEARCH_SLACK)
+    radius = np.full(len(zi), rules.hazards.radius_m)
+    near = near_edge_geodesic(layers.zone_geoms[zi], layers.school_geoms[zs], radius) <= radius
+    zone_ids = layers.zones["id"].to_numpy()[np.unique(zi[near])]
     zone_last = pd.to_datetime(layers.last_zone.reindex(zone_ids))
-    zone_due = zone_last.isna() | (today >= zone_last + pd.Timedelta(days=facts["hz_interval"]))
-    result = due_premises | set(zone_ids[zone_due.to_numpy()])
+    zone_reason = np.where(
+        zone_last.isna(),
+        "never_inspected",
+        np.where(today >= zone_last + pd.Timedelta(days=facts["hz_interval"]), "overdue", ""),
+    )
+    result.update((z, r) for z, r in zip(zone_ids, zone_reason, strict=True) if r)
     return result, time.perf_counter() - started
 
 
@@ -136,8 +183,10 @@ def hotspot_floor(layers: Layers, rules: RuleSet, day: date) -> tuple[list[str],
         missing += np.array([not _patrolled(p, day, rules) for p in z["patrols"]])
     unguarded = np.flatnonzero(missing > 0)
     tree = shapely.STRtree(layers.school_geoms)
-    zi, si = tree.query(layers.zone_geoms[unguarded], predicate="dwithin", distance=h.radius_m)
-    dist = shapely.distance(layers.zone_geoms[unguarded][zi], layers.school_geoms[si])
+    zi, si = tree.query(layers.zone_geoms[unguarded], predicate="dwithin", distance=h.radius_m * SEARCH_SLACK)
+    dist = near_edge_geodesic(layers.zone_geoms[unguarded][zi], layers.school_geoms[si], np.full(len(zi), h.radius_m))
+    within = dist <= h.radius_m
+    zi, si, dist = zi[within], si[within], dist[within]
     weighted = layers.schools["students"].to_numpy()[si] * (1 - dist / h.radius_m)
     score = np.bincount(zi, weights=weighted, minlength=len(unguarded))
     near = np.bincount(zi, minlength=len(unguarded)) > 0
