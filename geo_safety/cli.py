@@ -7,9 +7,13 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from geo_safety.errors import GeoSafetyError
 from geo_safety.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from geo_safety.localdb import LocalCluster
 
 
 def _engine(settings: Settings):
@@ -30,7 +34,14 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
             print("GEO_SAFETY_DATABASE_URL is set: the database is external; nothing to start.")
             return 0
         cluster.start()
+        for note in cluster.notes:
+            print(note)
         print(f"local database running on 127.0.0.1:{cluster.credentials().port} (data in {cluster.data_dir})")
+    elif args.action == "destroy":
+        if external:
+            print("GEO_SAFETY_DATABASE_URL is set: the database is external; nothing to destroy here.")
+            return 0
+        return _destroy(cluster, args.yes)
     elif args.action == "stop":
         if external:
             print("GEO_SAFETY_DATABASE_URL is set: the database is external; nothing to stop.")
@@ -66,6 +77,26 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
             terminated = backup.restore(settings, Path(args.file), force=args.force)
             note = f" (disconnected {terminated} other session(s); a running service reconnects)" if terminated else ""
             print(f"restored {args.file}{note}")
+    return 0
+
+
+def _destroy(cluster: LocalCluster, assume_yes: bool) -> int:
+    """Delete the local cluster wherever its data is, once the operator confirmed (or gave ``--yes``)."""
+    folders = cluster.data_folders()
+    if not folders and not cluster.credentials_file.exists():
+        print(f"no local database for {cluster.home}; nothing to destroy")
+        return 0
+    print("this deletes the local database and every row in it:")
+    for item in [*folders, cluster.credentials_file]:
+        print(f"  {item}")
+    if not assume_yes:
+        if not sys.stdin.isatty():
+            raise GeoSafetyError("db destroy needs a confirmation: run it in a terminal or pass --yes")
+        if input("type 'yes' to delete it: ").strip().lower() != "yes":
+            print("nothing deleted")
+            return 1
+    removed = cluster.destroy()
+    print(f"local database destroyed ({len(removed)} data folder(s) removed)")
     return 0
 
 
@@ -399,8 +430,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="geo-safety", description="Campus-safety GIS service.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    db = sub.add_parser("db", help="the database: start|stop|status|url|migrate|backup FILE|restore FILE")
-    db.add_argument("action", choices=["start", "stop", "status", "url", "migrate", "backup", "restore"])
+    db = sub.add_parser("db", help="the database: start|stop|status|url|migrate|backup FILE|restore FILE|destroy")
+    db.add_argument("action", choices=["start", "stop", "status", "url", "migrate", "backup", "restore", "destroy"])
     db.add_argument("file", nargs="?", help="backup/restore: the pg_dump custom-format file")
     db.add_argument(
         "--force", action="store_true", help="restore: disconnect other sessions (e.g. a running service) first"
@@ -451,6 +482,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     users.set_defaults(func=cmd_users)
 
+    db.add_argument("--yes", action="store_true", help="destroy: do not ask for a confirmation")
     audit = sub.add_parser("audit", help="the audit trail of writes")
     audit.add_argument("--since", required=True, help="ISO date or date-time (Asia/Shanghai unless given)")
     audit.add_argument("--limit", type=int, default=1000)

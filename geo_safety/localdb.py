@@ -8,6 +8,11 @@ root the server runs as the unprivileged ``postgres`` system user (created by De
 ``postgresql`` package); if that user cannot reach the project folder (e.g. under a private home),
 the data folder moves to a per-project folder under ``/var/lib/postgresql`` and the home keeps a
 pointer to it.
+
+That folder outlives the home when the home is deleted. Its name comes from the home's path and a
+marker file in it names the home, so a new cluster at the same path finds it: the deleted home's
+server is stopped and its data removed (nobody holds its password any more), and the data of other
+homes is never touched. ``destroy`` removes a cluster and its data wherever they are.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ SUPERUSER = "geo_safety"
 DATABASE = "geo_safety"
 SERVICE_USER = "postgres"
 _SYSTEM_FALLBACK = Path("/var/lib/postgresql/geo_safety")
+#: In a data folder outside the home: the home it belongs to (PostgreSQL ignores unknown files there).
+HOME_MARKER = "geo_safety_home"
 
 
 def _version_key(path: str) -> tuple[int, ...]:
@@ -83,6 +90,8 @@ class LocalCluster:
         self.home = settings.home_dir
         self.credentials_file = self.home / "credentials.json"
         self.as_root = os.geteuid() == 0
+        #: What ``start``/``init`` did beyond starting (e.g. removing a deleted home's cluster), for the CLI to say.
+        self.notes: list[str] = []
 
     # -- paths and credentials -------------------------------------------------------------------
     def credentials(self) -> Credentials:
@@ -114,6 +123,53 @@ class LocalCluster:
         probe = subprocess.run(["runuser", "-u", SERVICE_USER, "--", "test", "-w", str(folder)], check=False)
         return probe.returncode == 0
 
+    def _recorded_data_dir(self, usable: bool = False) -> Path | None:
+        """The data folder the credentials name (``usable``: only if a cluster is in it), else None."""
+        try:
+            folder = self.data_dir
+        except (OSError, ValueError, TypeError):  # no credentials, or a damaged file
+            return None
+        return folder if not usable or (folder / "PG_VERSION").exists() else None
+
+    @property
+    def fallback_dir(self) -> Path:
+        """Where this home's data goes when the ``postgres`` user cannot reach the home (root only)."""
+        return _SYSTEM_FALLBACK / hashlib.sha1(str(self.home).encode()).hexdigest()[:12]
+
+    def _owned_fallback(self) -> Path | None:
+        """This home's folder under ``/var/lib/postgresql/geo_safety`` if it exists and is this home's.
+
+        A folder without a marker (made before markers existed) is this home's by its name alone.
+        """
+        folder = self.fallback_dir
+        if not folder.is_dir():
+            return None
+        marker = folder / HOME_MARKER
+        if marker.exists() and marker.read_text().strip() != str(self.home):
+            return None
+        return folder
+
+    def _remove_data(self, data_dir: Path) -> None:
+        """Stop the server of ``data_dir`` if one runs there, then delete the folder."""
+        if (data_dir / "postmaster.pid").exists():
+            pg_ctl = find_pg_bindir() / "pg_ctl"
+            self._run([str(pg_ctl), "stop", "-D", str(data_dir), "-m", "fast", "-w", "-t", "60"], check=False)
+        if self.as_root and data_dir.exists():
+            self._run(["rm", "-rf", str(data_dir)], check=False)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+    def _clear_orphans(self) -> None:
+        """Before a new cluster: remove what a deleted home of this path left outside it.
+
+        Its credentials went with the home, so its data can never be opened by this home again (it is not
+        reused), and its server, if still running, would hold the port. Folders of other homes are kept.
+        """
+        orphan = self._owned_fallback()
+        if orphan is None or not any(orphan.iterdir()) or orphan == self._recorded_data_dir(usable=True):
+            return
+        self._remove_data(orphan)
+        self.notes.append(f"removed the database a deleted {self.home} had left in {orphan}")
+
     def _choose_data_dir(self) -> Path:
         wanted = self.home / "pgdata"
         if not self.as_root:
@@ -124,8 +180,12 @@ class LocalCluster:
         if self._service_user_can_use(wanted):
             return wanted
         wanted.rmdir()
-        digest = hashlib.sha1(str(self.home).encode()).hexdigest()[:12]
-        fallback = _SYSTEM_FALLBACK / digest
+        fallback = self.fallback_dir
+        if fallback.exists() and self._owned_fallback() is None:
+            raise DatabaseUnavailable(
+                f"{fallback} belongs to another geo_safety home ({(fallback / HOME_MARKER).read_text().strip()}); "
+                "it is left alone. Set GEO_SAFETY_HOME to another folder."
+            )
         fallback.mkdir(mode=0o700, parents=True, exist_ok=True)
         shutil.chown(fallback, SERVICE_USER, SERVICE_USER)
         shutil.chown(_SYSTEM_FALLBACK, SERVICE_USER, SERVICE_USER)
@@ -138,7 +198,14 @@ class LocalCluster:
         bindir = find_pg_bindir()
         self.home.mkdir(parents=True, exist_ok=True)
         os.chmod(self.home, 0o711)
+        if self.as_root:
+            self._clear_orphans()
         data_dir = self._choose_data_dir()
+        if data_dir.exists() and any(data_dir.iterdir()):
+            raise DatabaseUnavailable(
+                f"{data_dir} holds a database whose credentials ({self.credentials_file}) are gone; "
+                "`geo-safety db destroy` removes it"
+            )
         data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         password = secrets.token_urlsafe(24)
         with tempfile.NamedTemporaryFile("w", delete=False, prefix="gs-pw-") as pwfile:
@@ -164,6 +231,8 @@ class LocalCluster:
             os.unlink(pwfile.name)
         if result.returncode != 0:
             raise DatabaseUnavailable(f"initdb failed in {data_dir}:\n{result.stderr.strip()}")
+        if data_dir != self.home / "pgdata":
+            (data_dir / HOME_MARKER).write_text(f"{self.home}\n")
         with open(data_dir / "postgresql.conf", "a") as conf:
             conf.write(
                 "\n# geo_safety local cluster\n"
@@ -217,16 +286,22 @@ class LocalCluster:
         self._run([str(find_pg_bindir() / "pg_ctl"), "stop", "-D", str(self.data_dir), "-m", "fast", "-w"])
         return True
 
-    def destroy(self) -> None:
-        """Stop and delete the cluster and its credentials (used for throwaway test clusters)."""
-        if not self.credentials_file.exists():
-            return
-        self.stop()
-        data_dir = self.data_dir
-        if self.as_root and data_dir.exists():
-            self._run(["rm", "-rf", str(data_dir)], check=False)
-        shutil.rmtree(data_dir, ignore_errors=True)
+    def data_folders(self) -> list[Path]:
+        """Every folder holding this home's cluster, found also after the home was deleted.
+
+        The folder its credentials name, the home's own ``pgdata`` and this home's folder under
+        ``/var/lib/postgresql/geo_safety`` (the credentials went with a deleted home; its path did not).
+        """
+        found = [self._recorded_data_dir(), self.home / "pgdata", self._owned_fallback()]
+        return [folder for folder in dict.fromkeys(found) if folder is not None and folder.exists()]
+
+    def destroy(self) -> list[Path]:
+        """Stop the cluster and delete its data wherever it is, and its credentials; the folders removed."""
+        folders = self.data_folders()
+        for folder in folders:
+            self._remove_data(folder)
         self.credentials_file.unlink(missing_ok=True)
+        return folders
 
 
 def _require_service_user() -> None:

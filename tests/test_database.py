@@ -25,6 +25,7 @@ def test_local_cluster_keeps_data_across_stop_and_start(tmp_path: Path, capsys: 
     try:
         cluster.start()
         assert cluster.is_running()
+        data = cluster.data_dir
         creds = (tmp_path / "home" / "credentials.json").stat()
         assert creds.st_mode & 0o077 == 0  # the generated password is readable by its owner only
         with psycopg.connect(cluster.libpq_url(), autocommit=True) as conn:
@@ -42,6 +43,7 @@ def test_local_cluster_keeps_data_across_stop_and_start(tmp_path: Path, capsys: 
     finally:
         cluster.destroy()
     assert not (tmp_path / "home" / "credentials.json").exists()
+    assert not data.exists()  # the data too, also where it lives outside the home (root: /var/lib/postgresql)
 
 
 def test_cli_says_an_external_database_is_not_started(
