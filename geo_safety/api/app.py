@@ -26,6 +26,7 @@ from geo_safety.api.routers import (
     imports,
     inspections,
     maps,
+    officer,
     ogc,
     plans,
     reports,
@@ -89,7 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     app.state.rules = load_rules(settings.rules, settings.calendar)
     routers = (health, auth, ogc, users, audit, features, imports, inspections, hazards, reports, maps, basemap)
-    for module in (*routers, fieldapp, plans, visits):
+    for module in (*routers, fieldapp, plans, visits, officer):
         app.include_router(module.router)
     for name, folder in MOUNTS.items():
         app.mount(f"{URL_PREFIX}/{name}", StaticFiles(directory=folder), name=f"vendor-{name}")

@@ -52,17 +52,17 @@ def _finish(fmap: folium.Map, summary_html: str, inline_assets: bool) -> folium.
 
 
 _STOP_FIELDS = (
-    ("route_order", "顺序 Stop"),
-    ("name", "名称 Name"),
-    ("category_cn", "类别 Category"),
-    ("reason_cn", "原因 Reason"),
-    ("violation_cn", "违规 Violation"),
-    ("school", "最近学校 School"),
-    ("distance", "距离 Distance"),
-    ("last", "上次检查 Last"),
-    ("days_overdue", "逾期天数 Days overdue"),
-    ("address", "地址 Address"),
-    ("id", "编号 ID"),
+    ("route_order", "顺序"),
+    ("name", "名称"),
+    ("category_cn", "类别"),
+    ("reason_cn", "原因"),
+    ("violation_cn", "违规"),
+    ("school", "最近学校"),
+    ("distance", "距离"),
+    ("last", "上次检查"),
+    ("days_overdue", "逾期天数"),
+    ("address", "地址"),
+    ("id", "编号"),
 )
 
 
@@ -74,10 +74,10 @@ def stop_properties(props: dict[str, Any]) -> dict[str, Any]:
         "category_cn": styles.CATEGORY_CN.get(props["category"], props["category"]),
         "reason_cn": styles.REASON_CN.get(props.get("reason") or "", props.get("reason")),
         "violation": bool(props["violation"]),
-        "violation_cn": "是 yes（禁止设立）" if props["violation"] else "否 no",
+        "violation_cn": "是（禁止设立）" if props["violation"] else "否",
         "school": props["nearest_school_name"],
-        "distance": f"{props['distance_m']:.1f} m（规定 {props['rule_distance_m']:.0f} m）",
-        "last": props.get("last_inspected_on") or "从未 never",
+        "distance": f"{props['distance_m']:.1f} 米（规定 {props['rule_distance_m']:.0f} 米）",
+        "last": props.get("last_inspected_on") or "从未检查",
         "days_overdue": props.get("days_overdue"),
         "address": props.get("address"),
         "id": props["target_id"],
@@ -90,13 +90,13 @@ def _fields(pairs: tuple[tuple[str, str], ...]) -> tuple[list[str], list[str]]:
 
 
 _POINT_FIELDS = (
-    ("name", "名称 Name"),
-    ("category_cn", "类别 Category"),
-    ("reason_cn", "原因 Reason"),
-    ("school", "最近学校 School"),
-    ("distance", "距离 Distance"),
-    ("last", "上次检查 Last"),
-    ("id", "编号 ID"),
+    ("name", "名称"),
+    ("category_cn", "类别"),
+    ("reason_cn", "原因"),
+    ("school", "最近学校"),
+    ("distance", "距离"),
+    ("last", "上次检查"),
+    ("id", "编号"),
 )
 
 
@@ -105,12 +105,14 @@ def due_points_layer(features: list[dict[str, Any]], name: str, marker_class: st
 
     One folium marker per premise repeated its popup HTML and JavaScript thousands of times (several MB
     for a district); here each premise is a few short properties and coordinates to 6 decimals (~0.1 m).
+    Fill and edge are those of ``due_symbols`` (the legend).
     """
     compact = []
     for feature in features:
         props = feature["properties"]
         lon, lat = feature["geometry"]["coordinates"]
         reason = styles.REASON_CN.get(props.get("reason") or "", props.get("reason")) or "—"
+        fill, edge = _point_style(props)
         compact.append(
             {
                 "type": "Feature",
@@ -118,20 +120,20 @@ def due_points_layer(features: list[dict[str, Any]], name: str, marker_class: st
                 "properties": {
                     "name": props["name"],
                     "category_cn": styles.CATEGORY_CN.get(props["category"], props["category"]),
-                    "reason_cn": reason + ("（违规 violation）" if props["violation"] else ""),
+                    "reason_cn": reason + ("（违规）" if props["violation"] else ""),
                     "school": props["nearest_school_name"],
-                    "distance": f"{props['distance_m']:.1f} m / {props['rule_distance_m']:.0f} m",
-                    "last": props.get("last_inspected_on") or "从未 never",
+                    "distance": f"{props['distance_m']:.1f} 米 / 规定 {props['rule_distance_m']:.0f} 米",
+                    "last": props.get("last_inspected_on") or "从未检查",
                     "id": props["target_id"],
-                    "_fill": styles.REASON_COLOUR.get(props.get("reason") or "", "#95a5a6"),
-                    "_edge": styles.VIOLATION_COLOUR if props["violation"] else "#fff",
+                    "_fill": fill,
+                    "_edge": edge,
                 },
             }
         )
     layer = folium.GeoJson(
         {"type": "FeatureCollection", "features": compact},
         name=name,
-        marker=folium.CircleMarker(radius=5, weight=2, fill_opacity=0.9),
+        marker=folium.CircleMarker(radius=5, weight=2, fill=True, fill_opacity=0.9),
         style_function=lambda f: {
             "fillColor": f["properties"]["_fill"],
             "color": f["properties"]["_edge"],
@@ -140,6 +142,206 @@ def due_points_layer(features: list[dict[str, Any]], name: str, marker_class: st
     )
     layer.add_child(TablePopup(*_fields(_POINT_FIELDS)))
     return layer
+
+
+@dataclass(frozen=True)
+class Symbol:
+    """One legend row drawn as the map draws it: shape, fill and edge colour, label.
+
+    Shapes: ``dot`` (circle marker; ``size`` 0–2 for markers sized by class), ``square``, ``area`` (a filled
+    polygon), ``line``, ``dashed`` (a dashed line), ``ring`` (an unfilled dashed circle), ``heat`` (a colour ramp,
+    ``fill`` = its colours separated by spaces), ``stop`` (a numbered stop), ``start``.
+    """
+
+    shape: str
+    fill: str | None
+    edge: str | None
+    label: str
+    size: int = 0
+
+
+def legend(title: str, symbols: list[Symbol], note: str = "", layer: str | None = None) -> str:
+    """A legend whose swatches carry their colours as data (``map.js`` paints them; no inline style).
+
+    >>> legend("图例", [Symbol("dot", "#c0392b", "#ffffff", "待查 <b>")])  # doctest: +NORMALIZE_WHITESPACE
+    '<div class="gs-legend-part"><h4>图例</h4><div class="gs-row"><span class="gs-sym gs-sym-dot gs-size-0"
+    data-fill="#c0392b" data-edge="#ffffff"></span>待查 &lt;b&gt;</div></div>'
+    """
+    rows = []
+    for s in symbols:
+        attrs = "".join(
+            f' data-{k}="{html.escape(v)}"' for k, v in (("fill", s.fill), ("edge", s.edge)) if v is not None
+        )
+        rows.append(
+            f'<div class="gs-row"><span class="gs-sym gs-sym-{s.shape} gs-size-{s.size}"{attrs}></span>'
+            f"{html.escape(s.label)}</div>"
+        )
+    hidden = f' data-layer="{html.escape(layer)}"' if layer else ""
+    foot = f'<div class="gs-note">{html.escape(note)}</div>' if note else ""
+    return f'<div class="gs-legend-part"{hidden}><h4>{html.escape(title)}</h4>{"".join(rows)}{foot}</div>'
+
+
+def _point_style(props: dict[str, Any]) -> tuple[str, str]:
+    """(fill, edge) of a premise marker: fill by reason, a purple edge for a violation, else white."""
+    fill = styles.REASON_COLOUR.get(props.get("reason") or "", styles.NO_REASON_COLOUR)
+    return fill, styles.VIOLATION_COLOUR if props["violation"] else styles.DUE_EDGE
+
+
+def due_symbols(features: list[dict[str, Any]]) -> list[Symbol]:
+    """Legend rows for the premise markers actually drawn: each reason's colour, ringed as drawn."""
+    drawn = {(f["properties"].get("reason"), bool(f["properties"]["violation"])) for f in features}
+    symbols = []
+    for violation in (True, False):
+        for reason in (*styles.REASON_COLOUR, None):
+            if (reason, violation) not in drawn:
+                continue
+            fill, edge = _point_style({"reason": reason, "violation": violation})
+            what = styles.REASON_CN[reason] if reason else "当前无需检查"
+            label = f"违规场所（紫圈）· {what}" if violation else f"待查场所 · {what}"
+            symbols.append(Symbol("dot", fill, edge, label))
+    return symbols
+
+
+DISTRICT_LINE = Symbol("dashed", None, styles.DISTRICT_STYLE["color"], "行政区界")
+
+
+def risk_class(score: float, breaks: list[float]) -> int:
+    """0 (低), 1 (中) or 2 (高)."""
+    for index, bound in enumerate(breaks):
+        if score <= bound:
+            return index
+    return len(styles.RISK_CLASSES) - 1
+
+
+def hotspot_symbols(scores: list[float]) -> tuple[list[Symbol], str]:
+    """Legend rows of the named risk classes drawn on this map, and a note on what they mean."""
+    if not scores:
+        return [], "本图无溺水隐患点。"
+    breaks = risk_breaks(scores)
+    present = {risk_class(s, breaks) for s in scores}
+    lower = [min(scores), *breaks[:-1]]
+    symbols = []
+    for index in sorted(present, reverse=True):
+        name, colour = styles.RISK_CLASSES[index]
+        if index == 0:
+            span = f"≤ {breaks[0]:,.0f}"
+        elif index == len(breaks) - 1:
+            span = f"> {lower[index]:,.0f}"
+        else:
+            span = f"{lower[index]:,.0f}–{breaks[index]:,.0f}"
+        symbols.append(Symbol("dot", colour, styles.HOTSPOT_EDGE, f"{name}风险隐患点（风险分 {span}）", size=index))
+    note = (
+        f"分级：按本图 {len(scores)} 个隐患点风险分的三分位数，高 = 风险最高的三分之一。"
+        "风险分 = 附近学生数 × 距离衰减 × 水域类型权重 × 缺失措施加成。"
+    )
+    return symbols, note
+
+
+ISLAND_GAP_M = 20_000  # parts of a district farther than this from its largest part are islands
+
+
+def _metric(geometry: Any, lat: float) -> Any:
+    """A local equirectangular copy in metres (good to ~1% over a district)."""
+    import math
+
+    kx, ky = 111_320 * math.cos(math.radians(lat)), 110_540
+    return shapely.transform(geometry, lambda c: c * [kx, ky])
+
+
+def split_islands(district: dict[str, Any]) -> tuple[Any, list[tuple[str, Any]]]:
+    """The district's mainland (its largest part and every part within ``ISLAND_GAP_M`` of it, transitively)
+    and its island groups farther out, each named after the islands of ``styles.ISLANDS`` it holds.
+
+    >>> land = {"geometry": {"type": "MultiPolygon", "coordinates": [
+    ...     [[[109.0, 21.5], [109.2, 21.5], [109.2, 21.6], [109.0, 21.6], [109.0, 21.5]]],
+    ...     [[[109.1, 21.03], [109.13, 21.03], [109.13, 21.06], [109.1, 21.06], [109.1, 21.03]]]]}}
+    >>> mainland, islands = split_islands(land)
+    >>> [name for name, _ in islands], round(mainland.bounds[1], 2)
+    (['涠洲岛'], 21.5)
+    """
+    geometry = shapely.geometry.shape(district["geometry"])
+    parts = sorted(getattr(geometry, "geoms", [geometry]), key=lambda p: -p.area)
+    lat = parts[0].centroid.y
+    metric = [_metric(p, lat) for p in parts]
+    groups = [[i] for i in range(len(parts))]
+    merged = True
+    while merged:
+        merged = False
+        for a in range(len(groups)):
+            for b in range(a + 1, len(groups)):
+                if any(metric[i].distance(metric[j]) < ISLAND_GAP_M for i in groups[a] for j in groups[b]):
+                    groups[a] += groups.pop(b)
+                    merged = True
+                    break
+            if merged:
+                break
+    mainland_group = next(g for g in groups if 0 in g)
+    mainland = shapely.union_all([parts[i] for i in mainland_group])
+    islands = []
+    for group in groups:
+        if group is mainland_group:
+            continue
+        shape = shapely.union_all([parts[i] for i in group])
+        names = [n for n, (x, y) in styles.ISLANDS.items() if shape.buffer(0.03).contains(shapely.Point(x, y))]
+        islands.append(("、".join(names) or "海岛", shape))
+    return mainland, islands
+
+
+def _leaflet_bounds(geometry: Any) -> list[list[float]]:
+    minx, miny, maxx, maxy = geometry.bounds
+    return [[round(miny, 5), round(minx, 5)], [round(maxy, 5), round(maxx, 5)]]
+
+
+def island_note(district: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
+    """The features to open the map on (the mainland) and a note with buttons that jump to each island group."""
+    import json
+
+    mainland, islands = split_islands(district)
+    focus = [{"type": "Feature", "geometry": shapely.geometry.mapping(mainland), "properties": {}}]
+    if not islands:
+        return focus, ""
+    buttons = "".join(
+        f'<button type="button" class="gs-jump" data-bounds="{html.escape(json.dumps(_leaflet_bounds(shape)))}">'
+        f"查看{html.escape(name)}</button>"
+        for name, shape in islands
+    )
+    back = (
+        f'<button type="button" class="gs-jump" data-bounds="{html.escape(json.dumps(_leaflet_bounds(mainland)))}">'
+        "返回陆地部分</button>"
+    )
+    names = "、".join(name for name, _ in islands)
+    note = f"<div class='gs-islands'>本区另有海岛：{html.escape(names)}（地图以陆地部分为主）<br>{buttons}{back}</div>"
+    return focus, note
+
+
+#: the overview's choropleths: property, layer name (radio button), unit, decimals
+OVERVIEW_LAYERS = (
+    ("hotspots_per_10k", "每万名学生溺水隐患点", "处/万名学生", 2),
+    ("overdue_premises", "超期未查场所", "处", 0),
+)
+
+
+def overview_classes(values: list[float], decimals: int) -> list[tuple[float, float]]:
+    """Equal-interval classes (low, high] from 0 to the largest value, one per shade; one class when all are 0.
+
+    >>> overview_classes([0.0, 1.3, 4.0, 2.2], 2)
+    [(0.0, 1.0), (1.0, 2.0), (2.0, 3.0), (3.0, 4.0)]
+    >>> overview_classes([0, 0], 0)
+    [(0.0, 0.0)]
+    """
+    top = max(values, default=0)
+    if top <= 0:
+        return [(0.0, 0.0)]
+    count = len(styles.OVERVIEW_SHADES)
+    step = round(top / count, decimals)
+    if step * count < top:
+        step = round(step + 10**-decimals, decimals)
+    step = max(step, 10**-decimals)
+    return [(round(i * step, decimals), round((i + 1) * step, decimals)) for i in range(count)]
+
+
+def _overview_shade(value: float, classes: list[tuple[float, float]]) -> int:
+    return next((i for i, (_, high) in enumerate(classes) if value <= high), len(classes) - 1)
 
 
 def base_map(
@@ -154,11 +356,12 @@ def base_map(
             name=basemap.name,
             subdomains=basemap.subdomains or "abc",
             max_zoom=19,
+            control=False,  # the only basemap: nothing to switch (the overview's radio buttons are its layers)
         ).add_to(fmap)
     if districts:
         layer = folium.GeoJson(
             {"type": "FeatureCollection", "features": districts},
-            name="行政区界 District boundary",
+            name="行政区界",
             style_function=lambda _: styles.DISTRICT_STYLE,
         )
         layer.add_child(Label("name", "区县 "))
@@ -192,7 +395,7 @@ def add_rings(fmap: folium.Map, rings: dict[float, list[dict[str, Any]]]) -> Non
         colour = styles.buffer_colour(distance)
         layer = folium.GeoJson(
             {"type": "FeatureCollection", "features": features},
-            name=f"学校 {distance:.0f} 米范围 {distance:.0f} m rule buffer",
+            name=f"学校 {distance:.0f} 米范围",
             style_function=lambda _, c=colour: {
                 "color": c,
                 "weight": 1,
@@ -201,7 +404,7 @@ def add_rings(fmap: folium.Map, rings: dict[float, list[dict[str, Any]]]) -> Non
                 "className": "gs-buffer",
             },
         )
-        layer.add_child(Label("schools", f"{distance:.0f} 米范围 · 学校 schools: "))
+        layer.add_child(Label("schools", f"{distance:.0f} 米范围 · 学校："))
         layer.add_to(fmap)
 
 
@@ -213,17 +416,15 @@ def add_schools(fmap: folium.Map, schools: list[dict[str, Any]]) -> None:
         props["kind_cn"] = styles.SCHOOL_KIND_CN.get(props.get("kind", ""), props.get("kind"))
     layer = folium.GeoJson(
         {"type": "FeatureCollection", "features": schools},
-        name="学校 Schools",
+        name="学校",
         marker=folium.CircleMarker(radius=5, color="#fff", weight=1, fill_color=styles.SCHOOL_COLOUR, fill_opacity=1),
     )
-    layer.add_child(
-        TablePopup(["name", "kind_cn", "students", "id"], ["学校 School", "类型 Kind", "学生 Students", "编号 ID"])
-    )
+    layer.add_child(TablePopup(["name", "kind_cn", "students", "id"], ["学校", "类型", "学生数", "编号"]))
     layer.add_to(fmap)
 
 
 def add_plan(fmap: folium.Map, plan: dict[str, Any], other_due: list[dict[str, Any]]) -> None:
-    stops = folium.FeatureGroup(name="今日巡查路线 Today's route", show=True)
+    stops = folium.FeatureGroup(name="今日巡查路线", show=True)
     route = plan.get("route") or {}
     if len(route.get("coordinates", [])) > 1:
         folium.PolyLine(
@@ -236,12 +437,12 @@ def add_plan(fmap: folium.Map, plan: dict[str, Any], other_due: list[dict[str, A
         ).add_to(stops)
     if plan.get("start"):
         start_icon = folium.DivIcon(
-            html='<div class="gs-start" title="起点 start">起</div>',
+            html='<div class="gs-start" title="起点">起</div>',
             icon_size=(22, 22),
             icon_anchor=(11, 11),
             class_name="gs-start-icon",
         )
-        folium.Marker(plan["start"][::-1], icon=start_icon, title="起点 Start").add_to(stops)
+        folium.Marker(plan["start"][::-1], icon=start_icon, title="起点").add_to(stops)
     stops.add_child(
         Stops(
             {
@@ -256,7 +457,7 @@ def add_plan(fmap: folium.Map, plan: dict[str, Any], other_due: list[dict[str, A
     )
     stops.add_to(fmap)
     if other_due:
-        due_points_layer(other_due, "其他待查场所 Other due premises", "gs-other-due").add_to(fmap)
+        due_points_layer(other_due, "其他待查场所", "gs-other-due").add_to(fmap)
 
 
 def today_map(data: TodayMapData, basemap: Basemap | None = None, *, inline_assets: bool = False) -> folium.Map:
@@ -265,22 +466,37 @@ def today_map(data: TodayMapData, basemap: Basemap | None = None, *, inline_asse
     add_rings(fmap, data.rings)
     add_schools(fmap, data.schools)
     add_plan(fmap, data.plan, data.other_due)
-    rows = [("dot", styles.REASON_COLOUR[r], styles.REASON_CN[r]) for r in styles.REASON_COLOUR]
-    rows.append(("ring", styles.VIOLATION_COLOUR, "违规（禁止设立）violation"))
-    rows.append(("line", styles.ROUTE_COLOUR, "建议路线 suggested route"))
-    rows.append(("dot", styles.SCHOOL_COLOUR, "学校校门 school gate"))
-    rows += [("ring", styles.buffer_colour(d), f"{d:.0f} 米范围 rule buffer") for d in sorted(data.rings)]
-    fmap.add_child(HtmlControl(legend_html("图例 Legend", rows)))
+    symbols = [
+        Symbol("stop", styles.REASON_COLOUR[r], styles.DUE_EDGE, f"今日检查点（数字=顺序）· {styles.REASON_CN[r]}")
+        for r in styles.REASON_COLOUR
+        if any(f["properties"].get("reason") == r for f in data.plan["features"])
+    ]
+    if any(f["properties"]["violation"] for f in data.plan["features"]):
+        symbols.append(Symbol("stop", "#7f8c8d", styles.VIOLATION_COLOUR, "今日检查点 · 违规（紫色粗边）"))
+    if data.plan.get("start"):
+        symbols.append(Symbol("start", styles.ROUTE_COLOUR, None, "起点"))
+    if len((data.plan.get("route") or {}).get("coordinates", [])) > 1:
+        symbols.append(Symbol("line", None, styles.ROUTE_COLOUR, "建议路线"))
+    symbols += due_symbols(data.other_due)
+    if data.schools:
+        symbols.append(Symbol("dot", styles.SCHOOL_COLOUR, "#ffffff", "学校校门"))
+    symbols += [
+        Symbol("area", styles.buffer_colour(d), styles.buffer_colour(d), f"学校 {d:.0f} 米范围")
+        for d in sorted(data.rings)
+        if data.rings[d]
+    ]
+    symbols.append(DISTRICT_LINE)
+    fmap.add_child(HtmlControl(legend("图例", symbols)))
     length_km = (data.plan.get("route_length_m") or 0) / 1000
     summary = (
-        f"<h4>{html.escape(data.title)}</h4><div>日期 Date: {data.day}</div>"
-        f"<div>今日计划 Plan: <b class='gs-plan-count'>{len(data.plan['features'])}</b> 处，"
-        f"路线 {length_km:.1f} km</div>"
-        f"<div>待查合计 Due in total: <b class='gs-total-due'>{data.total_due}</b></div>"
+        f"<h4>{html.escape(data.title)}</h4><div>日期：{data.day}</div>"
+        f"<div>今日计划：<b class='gs-plan-count'>{len(data.plan['features'])}</b> 处，"
+        f"路线 {length_km:.1f} 公里</div>"
+        f"<div>待查合计：<b class='gs-total-due'>{data.total_due}</b></div>"
     )
     shown = len(data.plan["features"]) + len(data.other_due)
     if shown < data.total_due:
-        summary += f"<div>地图显示优先级最高的 {shown} 处 (the {shown} most urgent are drawn)</div>"
+        summary += f"<div>地图显示优先级最高的 {shown} 处</div>"
     return _finish(fmap, summary, inline_assets)
 
 
@@ -312,11 +528,11 @@ def hazard_editor_map(
     return fmap
 
 
-def risk_breaks(scores: list[float], classes: int = len(styles.RISK_COLOURS)) -> list[float]:
-    """Upper bounds of equal-count risk classes (quantiles), so colours spread over the map's hotspots.
+def risk_breaks(scores: list[float], classes: int = len(styles.RISK_CLASSES)) -> list[float]:
+    """Upper bounds of equal-count risk classes (quantiles of the map's own scores): 低, 中, 高.
 
     >>> risk_breaks([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
-    [2.8, 4.6, 6.4, 8.2, 10.0]
+    [4.0, 7.0, 10.0]
     """
     if not scores:
         return []
@@ -331,10 +547,7 @@ def risk_breaks(scores: list[float], classes: int = len(styles.RISK_COLOURS)) ->
 
 
 def risk_colour(score: float, breaks: list[float]) -> str:
-    for colour, bound in zip(styles.RISK_COLOURS, breaks, strict=False):
-        if score <= bound:
-            return colour
-    return styles.RISK_COLOURS[-1]
+    return styles.RISK_COLOURS[risk_class(score, breaks)]
 
 
 def hotspots_map(
@@ -361,7 +574,7 @@ def hotspots_map(
         ]
         folium.GeoJson(
             {"type": "FeatureCollection", "features": labelled},
-            name=f"学校 {radius:.0f} 米范围 {radius:.0f} m around schools",
+            name=f"学校 {radius:.0f} 米范围",
             style_function=lambda _: {
                 "color": styles.SCHOOL_COLOUR,
                 "weight": 1,
@@ -370,18 +583,17 @@ def hotspots_map(
                 "className": "gs-school-ring",
             },
         ).add_child(Label("label")).add_to(fmap)
-    breaks = _add_hotspots(fmap, features)
-    lower = [0.0, *breaks[:-1]]
-    rows = [
-        ("dot", c, f"风险 {lo:.0f}–{hi:.0f}") for c, lo, hi in zip(styles.RISK_COLOURS, lower, breaks, strict=False)
-    ]
-    rows.append(("ring", styles.SCHOOL_COLOUR, f"学校 {radius:.0f} 米范围 school radius"))
-    fmap.add_child(HtmlControl(legend_html("图例 Legend", rows)))
+    _add_hotspots(fmap, features)
+    symbols, note = hotspot_symbols([f["properties"]["risk_score"] for f in features])
+    if rings:
+        symbols.append(Symbol("ring", None, styles.SCHOOL_COLOUR, f"学校周边 {radius:.0f} 米范围"))
+    symbols.append(DISTRICT_LINE)
+    fmap.add_child(HtmlControl(legend("图例", symbols, note)))
     key = hotspots.get("key_period")
     summary = (
-        f"<h4>{html.escape(title)}</h4><div>日期 Date: {hotspots['date']}"
-        f"{'（重点时段 key period: ' + html.escape(key) + '）' if key else ''}</div>"
-        f"<div>隐患点 Hotspots: <b class='gs-hotspot-count'>{hotspots['numberMatched']}</b></div>"
+        f"<h4>{html.escape(title)}</h4><div>日期：{hotspots['date']}"
+        f"{'（重点时段：' + html.escape(key) + '）' if key else ''}</div>"
+        f"<div>隐患点：<b class='gs-hotspot-count'>{hotspots['numberMatched']}</b></div>"
     )
     return _finish(fmap, summary, inline_assets)
 
@@ -411,34 +623,38 @@ def _summary_html(title: str, day: str, summary: dict[str, Any]) -> str:
         "".join(
             f"<li>{styles.MISSING_CN.get(k, k)}：{v}</li>" for k, v in sorted(summary["unguarded_by_missing"].items())
         )
-        or "<li>无 none</li>"
+        or "<li>无</li>"
     )
     rows = [
-        ("学校 Schools", summary["schools"]),
-        ("学生 Students", summary["students"]),
-        ("溺水隐患点 Hotspots", summary["hotspots"]),
-        ("未达标水域 Unguarded zones", summary["unguarded_zones"]),
-        ("违规场所 Violations", summary["violations"]),
-        ("待查场所 Premises due", summary["premises_due"]),
-        ("近30天检查 Inspections (30 d)", summary["inspections_30d"]),
+        ("学校", summary["schools"]),
+        ("学生", summary["students"]),
+        ("溺水隐患点", summary["hotspots"]),
+        ("未达标水域", summary["unguarded_zones"]),
+        ("违规场所", summary["violations"]),
+        ("待查场所", summary["premises_due"]),
+        ("近30天检查", summary["inspections_30d"]),
     ]
     body = "".join(f"<tr><th>{k}</th><td class='gs-{i}'>{v}</td></tr>" for i, (k, v) in enumerate(rows))
     return (
-        f"<h4>{html.escape(title)}</h4><div>日期 Date: {day}</div><table class='gs-summary'>{body}</table>"
-        f"<div>未达标原因 Missing:</div><ul class='gs-missing'>{missing}</ul>"
+        f"<h4>{html.escape(title)}</h4><div>日期：{day}</div><table class='gs-summary'>{body}</table>"
+        f"<div>未达标水域缺少：</div><ul class='gs-missing'>{missing}</ul>"
     )
 
 
 def district_title(data: DistrictMapData) -> str:
-    return f"{data.district['properties']['name']} 校园安全隐患图 District safety map"
+    return f"{data.district['properties']['name']} 校园安全隐患图"
 
 
 def district_map(data: DistrictMapData, basemap: Basemap | None, *, inline_assets: bool = False) -> folium.Map:
-    """A district's hotspots (polygons, markers and a heat layer by risk), premises, schools by compliance."""
+    """A district's hotspots (polygons, markers and a heat layer by risk), premises, schools by compliance.
+
+    Opens on the mainland; islands far offshore (海城区's 涠洲岛 and 斜阳岛) are a button away."""
     from folium.plugins import HeatMap
 
-    fmap = base_map([data.district], basemap)
+    focus, islands = island_note(data.district)
+    fmap = base_map([data.district], basemap, focus=focus)
     hotspot_features = data.hotspots["features"]
+    symbols, note = hotspot_symbols([f["properties"]["risk_score"] for f in hotspot_features])
     if hotspot_features:
         heat = []
         for feature in hotspot_features:
@@ -446,29 +662,36 @@ def district_map(data: DistrictMapData, basemap: Basemap | None, *, inline_asset
             heat.append([point.y, point.x, feature["properties"]["risk_score"]])
         top = max(h[2] for h in heat) or 1.0
         HeatMap(
-            [[y, x, w / top] for y, x, w in heat], name="风险热力 Risk heat", radius=30, blur=20, min_opacity=0.3
+            [[y, x, w / top] for y, x, w in heat],
+            name="风险热力",
+            radius=30,
+            blur=20,
+            min_opacity=0.3,
+            gradient=styles.HEAT_GRADIENT,
         ).add_to(fmap)
+        symbols.append(Symbol("heat", " ".join(styles.HEAT_GRADIENT.values()), None, "风险热力（按风险分加权，低→高）"))
     _add_hotspots(fmap, hotspot_features)
     shown = [f for f in data.premises if f["properties"]["reason"] is not None or f["properties"]["violation"]]
     violating = [f for f in shown if f["properties"]["violation"]]
     for features, name, marker_class in (
-        (violating, "违规场所 Premises with violations", "gs-violation-marker"),
-        ([f for f in shown if not f["properties"]["violation"]], "待查场所 Premises due", "gs-due-marker"),
+        (violating, "违规场所", "gs-violation-marker"),
+        ([f for f in shown if not f["properties"]["violation"]], "待查场所", "gs-due-marker"),
     ):
         if features:
             due_points_layer(features, name, marker_class).add_to(fmap)
+    symbols += due_symbols(shown)
     compact = []
     for feature in data.schools:
         props = feature["properties"]
         lacking = [SECURITY_CN[k] for k in SECURITY_CN if not props[k]]
-        colour = "#1e8449" if not lacking else ("#d68910" if len(lacking) == 1 else "#922b21")
+        colour = styles.SCHOOL_COMPLIANCE[min(len(lacking), 2)][1]
         compact.append(
             {
                 "type": "Feature",
                 "geometry": feature["geometry"],
                 "properties": {
                     "name": f"{props['name']}（{props['students']} 人）",
-                    "security": "四项达标 all four items" if not lacking else "缺 lacks: " + "、".join(lacking),
+                    "security": "四项达标" if not lacking else "缺：" + "、".join(lacking),
                     "_fill": colour,
                 },
             }
@@ -476,36 +699,43 @@ def district_map(data: DistrictMapData, basemap: Basemap | None, *, inline_asset
     if compact:
         folium.GeoJson(
             {"type": "FeatureCollection", "features": compact},
-            name="学校（安防达标情况）Schools by security compliance",
-            marker=folium.CircleMarker(radius=6, color="#fff", weight=2, fill_opacity=1),
+            name="学校（安防达标情况）",
+            marker=folium.CircleMarker(radius=6, color="#ffffff", weight=2, fill=True, fill_opacity=1),
             style_function=lambda f: {"fillColor": f["properties"]["_fill"], "className": "gs-school-marker"},
-        ).add_child(TablePopup(["name", "security"], ["学校 School", "安防 Security"])).add_to(fmap)
-    rows = [("dot", c, f"隐患风险 risk class {i + 1}") for i, c in enumerate(styles.RISK_COLOURS)]
-    rows += [
-        ("ring", styles.VIOLATION_COLOUR, "违规场所 violation"),
-        ("dot", styles.REASON_COLOUR["overdue"], "待查场所 due (颜色=原因)"),
-        ("dot", "#1e8449", "学校四项达标 school compliant"),
-        ("dot", "#d68910", "缺一项 lacks one"),
-        ("dot", "#922b21", "缺多项 lacks several"),
+        ).add_child(TablePopup(["name", "security"], ["学校", "安防"])).add_to(fmap)
+    drawn = {c["properties"]["_fill"] for c in compact}
+    symbols += [
+        Symbol("dot", colour, "#ffffff", f"学校 · {label}")
+        for label, colour in styles.SCHOOL_COMPLIANCE
+        if colour in drawn
     ]
-    fmap.add_child(HtmlControl(legend_html("图例 Legend", rows)))
+    symbols.append(DISTRICT_LINE)
+    fmap.add_child(HtmlControl(legend("图例", symbols, note)))
     title = district_title(data)
-    fmap.add_child(HtmlControl(_summary_html(title, data.day, data.summary), position="topright", css_class="gs-panel"))
+    panel = _summary_html(title, data.day, data.summary) + islands
+    if not inline_assets:  # served pages link their printable files; a written file stands alone
+        code, day = quote(str(data.district["properties"]["code"])), quote(data.day)
+        panel += (
+            f"<div class='gs-downloads'>打印版：<a href='/maps/districts/{code}/print.png?date={day}'>PNG 图片</a> · "
+            f"<a href='/maps/districts/{code}/print.pdf?date={day}'>PDF</a></div>"
+        )
+    fmap.add_child(HtmlControl(panel, position="topright", css_class="gs-panel"))
     folium.LayerControl(collapsed=True).add_to(fmap)
     attach_assets(fmap, [HEAT], inline=inline_assets)
     return fmap
 
 
 _HOTSPOT_FIELDS = (
-    ("zone", "水域 Zone"),
-    ("missing_cn", "缺少 Missing"),
-    ("risk", "风险 Risk score"),
-    ("schools", "附近学校 Schools"),
-    ("nearest", "最近学校 Nearest"),
-    ("unit", "责任单位 Unit"),
-    ("person", "责任人 Person"),
-    ("phone_no", "电话 Phone"),
-    ("hazard_id", "编号 ID"),
+    ("zone", "水域"),
+    ("class_cn", "风险等级"),
+    ("missing_cn", "缺少"),
+    ("risk", "风险分"),
+    ("schools", "附近学校"),
+    ("nearest", "最近学校"),
+    ("unit", "责任单位"),
+    ("person", "责任人"),
+    ("phone_no", "电话"),
+    ("hazard_id", "编号"),
 )
 
 
@@ -518,23 +748,24 @@ def _add_hotspots(fmap: folium.Map, features: list[dict[str, Any]]) -> list[floa
     shapes, markers = [], []
     for feature in features:
         props = feature["properties"]
-        colour = risk_colour(props["risk_score"], breaks)
+        index = risk_class(props["risk_score"], breaks)
         shown = {
             "zone": f"{props['name']}（{styles.HAZARD_KIND_CN.get(props['kind'], props['kind'])}）",
+            "class_cn": styles.RISK_CLASSES[index][0],
             "missing_cn": "、".join(styles.MISSING_CN.get(m, m) for m in props["missing"]),
             "risk": f"{props['risk_score']:.1f}",
             "schools": f"{props['schools_within']} 所，学生 {props['students_within']} 人",
             "nearest": (
-                f"{props['nearest_school_name']}（{props['distance_m']:.0f} m）"
+                f"{props['nearest_school_name']}（{props['distance_m']:.0f} 米）"
                 if props.get("nearest_school_name")
-                else f"其他区县学校 {props.get('schools_in_other_districts', 0)} 所 (schools of other districts)"
+                else f"其他区县学校 {props.get('schools_in_other_districts', 0)} 所"
             ),
             "unit": props.get("responsible_unit") or "—",
-            "person": props.get("responsible_person") or "未明确 none named",
+            "person": props.get("responsible_person") or "未明确",
             "phone_no": props.get("phone") or "—",
             "hazard_id": props["hazard_id"],
-            "_fill": colour,
-            "_radius": 5 + 2 * styles.RISK_COLOURS.index(colour),
+            "_fill": styles.RISK_COLOURS[index],
+            "_radius": 5 + 3 * index,
         }
         shapes.append({"type": "Feature", "geometry": feature["geometry"], "properties": shown})
         # a small pond is a speck at district scale: a marker sized by risk class keeps it visible
@@ -544,11 +775,11 @@ def _add_hotspots(fmap: folium.Map, features: list[dict[str, Any]]) -> list[floa
     if not features:
         return breaks
     popup = _fields(_HOTSPOT_FIELDS)
-    layer = folium.FeatureGroup(name="溺水隐患点 Drowning hotspots")
+    layer = folium.FeatureGroup(name="溺水隐患点")
     folium.GeoJson(
         {"type": "FeatureCollection", "features": shapes},
         style_function=lambda f: {
-            "color": "#4a0010",
+            "color": styles.HOTSPOT_EDGE,
             "weight": 1,
             "fillColor": f["properties"]["_fill"],
             "fillOpacity": 0.8,
@@ -557,7 +788,7 @@ def _add_hotspots(fmap: folium.Map, features: list[dict[str, Any]]) -> list[floa
     ).add_child(TablePopup(*popup)).add_child(Label("zone")).add_to(layer)
     folium.GeoJson(
         {"type": "FeatureCollection", "features": markers},
-        marker=folium.CircleMarker(color="#4a0010", weight=1, fill_opacity=0.9),
+        marker=folium.CircleMarker(color=styles.HOTSPOT_EDGE, weight=1, fill=True, fill_opacity=0.9),
         style_function=lambda f: {
             "fillColor": f["properties"]["_fill"],
             "radius": f["properties"]["_radius"],
@@ -569,36 +800,35 @@ def _add_hotspots(fmap: folium.Map, features: list[dict[str, Any]]) -> list[floa
 
 
 _OVERVIEW_FIELDS = (
-    ("name", "区县 District"),
-    ("students", "学生 Students"),
-    ("hotspots", "溺水隐患点 Hotspots"),
-    ("per_10k", "每万名学生 Per 10,000 students"),
-    ("overdue", "超期未查场所 Overdue premises"),
-    ("violations", "违规场所 Violations"),
+    ("name", "区县"),
+    ("students", "学生数"),
+    ("hotspots", "溺水隐患点"),
+    ("per_10k", "每万名学生隐患点"),
+    ("overdue", "超期未查场所"),
+    ("violations", "违规场所"),
 )
 
 
-OVERVIEW_TITLE = "全市概览 City overview"
+OVERVIEW_TITLE = "全市概览"
 
 
 def overview_map(
     districts: list[dict[str, Any]], day: str, basemap: Basemap | None, *, inline_assets: bool = False
 ) -> folium.Map:
-    """The city: districts shaded by unguarded hotspots per 10,000 students, and by overdue premises."""
+    """The city: districts shaded by unguarded hotspots per 10,000 students, or by overdue premises — one
+    choropleth at a time (radio buttons), each with its own legend of numbered classes."""
     fmap = base_map(districts, basemap)
-    shades = ("#fff5eb", "#fdd0a2", "#fd8d3c", "#d94801", "#7f2704")
-    for key, label, show in (
-        ("hotspots_per_10k", "每万名学生溺水隐患点 Hotspots per 10,000 students", True),
-        ("overdue_premises", "超期未查场所 Overdue premises", False),
-    ):
-        values = [d["properties"][key] for d in districts]
-        top = max(values) or 1
-        layer = folium.FeatureGroup(name=label, show=show)
+    legends = []
+    for order, (key, label, unit, decimals) in enumerate(OVERVIEW_LAYERS):
+        values = [float(d["properties"][key]) for d in districts]
+        classes = overview_classes(values, decimals)
+        layer = folium.FeatureGroup(name=label, overlay=False, show=order == 0)
         for feature in districts:
             props = feature["properties"]
-            shade = shades[min(int(props[key] / top * (len(shades) - 1) + 0.5), len(shades) - 1)]
+            shade = styles.OVERVIEW_SHADES[_overview_shade(float(props[key]), classes)]
             shown = {
                 "name": props["name"],
+                "label": f"{props['name']}：{float(props[key]):.{decimals}f} {unit}",
                 "students": props["students"],
                 "hotspots": props["hotspots"],
                 "per_10k": f"{props['hotspots_per_10k']:.2f}",
@@ -614,12 +844,23 @@ def overview_map(
                     "fillOpacity": 0.75,
                     "className": "gs-district",
                 },
-            ).add_child(TablePopup(*_fields(_OVERVIEW_FIELDS))).add_child(Label("name")).add_to(layer)
+            ).add_child(TablePopup(*_fields(_OVERVIEW_FIELDS))).add_child(Label("label")).add_to(layer)
         layer.add_to(fmap)
-    rows = [
-        ("dot", c, f"{'低 low' if i == 0 else '高 high' if i == len(shades) - 1 else ''}") for i, c in enumerate(shades)
-    ]
-    fmap.add_child(HtmlControl(legend_html("图例 Legend（按图层最大值分级）", rows)))
+        used = {_overview_shade(v, classes) for v in values}
+        symbols = [
+            Symbol(
+                "area",
+                styles.OVERVIEW_SHADES[i],
+                "#34495e",
+                (f"{low:.{decimals}f}" if i == 0 and low == high else f"{low:.{decimals}f}–{high:.{decimals}f}")
+                + f" {unit}"
+                + ("" if i in used else "（本图无）"),
+            )
+            for i, (low, high) in enumerate(classes)
+        ]
+        note = "按等间距分级（0 至最大值）；每次只显示一个图层，可在右上角切换。"
+        legends.append(legend(f"图例：{label}", symbols, note, layer=label))
+    fmap.add_child(HtmlControl("".join(legends), css_class="gs-legend gs-switching"))
     links = "".join(
         f"<li><a href='/maps/districts/{quote(str(d['properties']['code']))}?date={quote(day)}'>"
         f"{html.escape(d['properties']['name'])}</a></li>"
@@ -627,7 +868,7 @@ def overview_map(
     )
     fmap.add_child(
         HtmlControl(
-            f"<h4>{OVERVIEW_TITLE}</h4><div>日期 Date: {html.escape(day)}</div><ul>{links}</ul>",
+            f"<h4>{OVERVIEW_TITLE}</h4><div>日期：{html.escape(day)}</div><ul>{links}</ul>",
             position="topright",
             css_class="gs-panel",
         )

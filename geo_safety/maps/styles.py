@@ -25,9 +25,9 @@ SCHOOL_KIND_CN = {
     "special": "特殊教育",
 }
 REASON_CN = {
-    "failed_recheck": "整改复查到期 failed, re-check due",
-    "never_inspected": "从未检查 never inspected",
-    "overdue": "超期未查 overdue",
+    "failed_recheck": "整改复查到期",
+    "never_inspected": "从未检查",
+    "overdue": "超期未查",
 }
 REASON_COLOUR = {"failed_recheck": "#c0392b", "never_inspected": "#e67e22", "overdue": "#d4ac0d"}
 VIOLATION_COLOUR = "#5b2c6f"
@@ -60,5 +60,17 @@ HAZARD_KIND_CN = {
     "pit": "坑塘",
     "other": "其他水域",
 }
-#: risk classes, lowest to highest (quantile breaks are computed per map)
-RISK_COLOURS = ("#fed976", "#feb24c", "#fd8d3c", "#e31a1c", "#800026")
+#: named risk classes, lowest to highest (tercile breaks of each map's own risk scores)
+RISK_CLASSES = (("低", "#fecc5c"), ("中", "#fd8d3c"), ("高", "#bd0026"))
+RISK_COLOURS = tuple(colour for _, colour in RISK_CLASSES)
+HOTSPOT_EDGE = "#4a0010"
+#: the heat layer's colour ramp (weight 0..1), drawn in the legend as the same gradient
+HEAT_GRADIENT = {0.3: "#fecc5c", 0.65: "#fd8d3c", 1.0: "#bd0026"}
+DUE_EDGE = "#ffffff"
+NO_REASON_COLOUR = "#95a5a6"  # a violating premise that is not due
+#: schools by how many of the four security items they lack: none, one, several
+SCHOOL_COMPLIANCE = (("四项达标", "#1e8449"), ("缺一项", "#d68910"), ("缺多项", "#922b21"))
+#: the city overview's shades, lightest first
+OVERVIEW_SHADES = ("#fee6ce", "#fdae6b", "#f16913", "#a63603")
+#: islands named on the district maps: name -> a point on it (WGS84)
+ISLANDS = {"涠洲岛": (109.115, 21.045), "斜阳岛": (109.214, 20.908)}

@@ -12,7 +12,8 @@
     return node;
   }
 
-  /* Paint every [data-colour] swatch below root with its colour (background, or border for rings). */
+  /* Paint every [data-colour] swatch below root with its colour (background, or border for rings), and every
+     legend symbol with its data-fill / data-edge (a heat ramp's fill is its colours separated by spaces). */
   function paint(root) {
     Array.prototype.forEach.call(root.querySelectorAll("[data-colour]"), function (node) {
       var colour = node.getAttribute("data-colour");
@@ -20,6 +21,29 @@
       if (node.classList.contains("gs-ring")) { node.style.borderColor = colour; }
       else { node.style.background = colour; }
     });
+    Array.prototype.forEach.call(root.querySelectorAll(".gs-sym"), function (node) {
+      var fill = (node.getAttribute("data-fill") || "").split(" ").filter(function (c) { return COLOUR.test(c); });
+      var edge = node.getAttribute("data-edge");
+      if (fill.length > 1) { node.style.background = "linear-gradient(to right, " + fill.join(", ") + ")"; }
+      else if (fill.length === 1) { node.style.background = fill[0]; }
+      if (edge && COLOUR.test(edge)) { node.style.borderColor = edge; }
+    });
+  }
+
+  /* Buttons that jump the map to data-bounds; legend parts that follow the chosen base layer (data-layer). */
+  function wire(map, div) {
+    Array.prototype.forEach.call(div.querySelectorAll(".gs-jump"), function (button) {
+      L.DomEvent.on(button, "click", function () { map.fitBounds(JSON.parse(button.getAttribute("data-bounds"))); });
+    });
+    var parts = div.querySelectorAll("[data-layer]");
+    if (!parts.length) { return; }
+    function show(name) {
+      Array.prototype.forEach.call(parts, function (part, i) {
+        part.hidden = name == null ? i > 0 : part.getAttribute("data-layer") !== name;
+      });
+    }
+    show(null);
+    map.on("baselayerchange", function (event) { show(event.name); });
   }
 
   /* A popup table of the feature's properties: one row per field that has a value. */
@@ -60,6 +84,7 @@
         var div = L.DomUtil.create("div", className);
         div.innerHTML = markup;  // written by the server, every value from data escaped there
         paint(div);
+        wire(map, div);
         L.DomEvent.disableClickPropagation(div);
         L.DomEvent.disableScrollPropagation(div);
         return div;
