@@ -114,6 +114,14 @@ _LINKED_ZONE = (
 )
 
 
+#: Whether premise ``s.id`` was open on ``:day``: its latest status row from on or before that day (none: open).
+#: One index lookup (``ix_premise_status_history_premise``) per premise in scope; later visits and imports
+#: never change a past day's answer.
+_OPEN_ON_DAY = """coalesce((SELECT h.status FROM premise_status_history h
+                     WHERE h.premise_id = s.id AND (h.valid_from <= CAST(:day AS date) OR h.valid_from IS NULL)
+                     ORDER BY h.valid_from DESC NULLS LAST, h.observed_at DESC, h.id DESC LIMIT 1), 'open') = 'open'"""
+
+
 #: The due list's parts: premises in scope with their latest inspection (measured now, or from the links and
 #: one index lookup per premise), premises' reasons, water zones near schools, zones' reasons and the order.
 _LIVE_DUE_HEAD = """WITH {rules},
@@ -121,8 +129,7 @@ candidates AS (
     SELECT p.id, p.category, p.geom,
            greatest(coalesce(r.kg_m, 0), coalesce(r.other_m, 0)) AS reach_m
       FROM premises p JOIN rules r ON r.category = p.category
-     WHERE p.status = 'open'
-       AND (CAST(:districts AS text[]) IS NULL OR p.district_code = ANY(CAST(:districts AS text[])))
+     WHERE CAST(:districts AS text[]) IS NULL OR p.district_code = ANY(CAST(:districts AS text[]))
 ),
 pairs AS (
     SELECT c.id, s.id AS school_id, s.name AS school_name,
@@ -154,7 +161,7 @@ judged AS (
       JOIN premises p ON p.id = s.id
       JOIN rules r ON r.category = p.category
       LEFT JOIN latest l ON l.premise_id = s.id
-     WHERE l.result IS NULL OR l.result NOT IN ('closed', 'not_found')
+     WHERE {open_on_day}
 ),
 """
 _LINKED_DUE_HEAD = """WITH {rules},
@@ -166,8 +173,7 @@ nearest AS (
       JOIN rules r ON r.category = p.category
       JOIN premise_school_links l ON l.premise_id = p.id
       JOIN schools s ON s.id = l.school_id
-     WHERE p.status = 'open'
-       AND (CAST(:districts AS text[]) IS NULL OR p.district_code = ANY(CAST(:districts AS text[])))
+     WHERE (CAST(:districts AS text[]) IS NULL OR p.district_code = ANY(CAST(:districts AS text[])))
        AND l.distance_m <= CASE WHEN s.kind = 'kindergarten' THEN r.kg_m ELSE r.other_m END
      ORDER BY p.id, l.distance_m, l.school_id
 ),
@@ -187,7 +193,7 @@ judged AS (
              AND i.inspected_at < CAST(CAST(:day AS date) + 1 AS timestamp) AT TIME ZONE 'Asia/Shanghai'
            ORDER BY i.inspected_at DESC, i.id DESC
            LIMIT 1) l ON true
-     WHERE l.result IS NULL OR l.result NOT IN ('closed', 'not_found')
+     WHERE {open_on_day}
 ),
 """
 _DUE_PREMISES = """premises_due AS (
@@ -258,12 +264,14 @@ SELECT target_type, id, name, category, address, district_code, violation, reaso
 def due_targets(linked: bool = False) -> TextClause:
     """Premises and water zones due for inspection on ``:day``, in priority order, paged.
 
-    Premises are in scope when open and within the rule distance of a school of a kind the rule covers —
+    Premises are in scope when open on ``:day`` (their status history: a closing visit or registry closure counts
+    from its day, a later visit finding it open again from that one) and within the rule distance of a school
+    of a kind the rule covers —
     geodesic metres from the premise to the school's campus polygon (0 inside) or else its gate
     (``coalesce(campus, geom)``, which has its own geography index). Only inspections on or before ``:day``
     (Asia/Shanghai dates) count; the latest decides: none → ``never_inspected``; a failure whose follow-up
     date (default +``:recheck`` days) has come → ``failed_recheck``; ``:day`` ≥ latest + interval →
-    ``overdue``; ``closed``/``not_found`` → out of scope. With ``:include_all`` every in-scope premise is
+    ``overdue``. With ``:include_all`` every in-scope premise is
     returned, due or not (``reason`` NULL), e.g. to map violations. Water zones within ``:radius`` of a school are due
     when never checked, or not checked for ``:hz_interval`` days (shorter in a key period); their point is
     a point on the zone's surface.
@@ -272,14 +280,50 @@ def due_targets(linked: bool = False) -> TextClause:
     and ``:radius`` are within ``proximity``'s reaches) instead of measuring them now.
     """
     if linked:
-        head, zones = _LINKED_DUE_HEAD.format(rules=_RULES_CTE), _LINKED_DUE_ZONES
+        head, zones = _LINKED_DUE_HEAD.format(rules=_RULES_CTE, open_on_day=_OPEN_ON_DAY), _LINKED_DUE_ZONES
     else:
-        head, zones = _LIVE_DUE_HEAD.format(rules=_RULES_CTE), _LIVE_DUE_ZONES
+        head, zones = _LIVE_DUE_HEAD.format(rules=_RULES_CTE, open_on_day=_OPEN_ON_DAY), _LIVE_DUE_ZONES
     return text(head + _DUE_PREMISES + zones + _DUE_TAIL)
 
 
-def drowning_hotspots(linked: bool = False) -> TextClause:
+#: The end of ``:day`` in Asia/Shanghai: history recorded before it is what was known that day.
+_END_OF_DAY = "CAST(CAST(:day AS date) + 1 AS timestamp) AT TIME ZONE 'Asia/Shanghai'"
+
+#: Every zone of ``:districts`` (its current district: the caller's scope) as it stood at the end of ``:day``:
+#: its latest history row recorded by then, or, for a zone first recorded later, its first row (zones are
+#: digitised after they exist; the sample and most files are loaded long after the days asked about). A zone
+#: deleted later was there; ``current`` marks a live zone unchanged since, whose stored links still hold.
+_ZONES_AT = f"""zones_at AS (
+    SELECT z.id, z.district_code, t.v ->> 'name' AS name, t.v ->> 'kind' AS kind,
+           t.v ->> 'responsible_unit' AS responsible_unit, t.v ->> 'responsible_person' AS responsible_person,
+           t.v ->> 'phone' AS phone,
+           CAST(t.v ->> 'warning_sign' AS boolean) AS warning_sign, CAST(t.v ->> 'lifebuoy' AS boolean) AS lifebuoy,
+           CAST(t.v ->> 'rescue_rope' AS boolean) AS rescue_rope, CAST(t.v ->> 'rescue_pole' AS boolean) AS rescue_pole,
+           CAST(t.v ->> 'fence' AS boolean) AS fence, coalesce(t.v -> 'patrols', '[]'::jsonb) AS patrols,
+           t.current,
+           CASE WHEN t.current THEN z.geom ELSE ST_SetSRID(ST_GeomFromGeoJSON(t.v ->> 'geometry'), 4326) END AS geom
+      FROM water_hazards z
+      CROSS JOIN LATERAL (
+          SELECT coalesce(r.v, to_jsonb(z) - 'geom') AS v,  -- no history kept (rows written before 0004): as now
+                 r.id IS NULL OR (z.deleted_at IS NULL AND NOT EXISTS (
+                     SELECT 1 FROM water_hazard_history n WHERE n.hazard_id = z.id AND n.id > r.id)) AS current
+            FROM (SELECT NULL) AS one
+            LEFT JOIN LATERAL (
+                SELECT r.id, r.new_values AS v FROM water_hazard_history r
+                 WHERE r.hazard_id = z.id
+                 ORDER BY (r.at < {_END_OF_DAY}) DESC, CASE WHEN r.at < {_END_OF_DAY} THEN -r.id ELSE r.id END
+                 LIMIT 1) r ON true) t
+     WHERE t.v ->> 'deleted_at' IS NULL
+       AND (CAST(:districts AS text[]) IS NULL OR z.district_code = ANY(CAST(:districts AS text[])))
+)"""
+
+
+def drowning_hotspots(linked: bool = False, as_of: bool = False) -> TextClause:
     """Unguarded zones (see ``MISSING_MEASURES``) within ``:radius`` of a school, highest risk first.
+
+    ``as_of``: the zones, measures and patrols as they stood at the end of ``:day`` (``_ZONES_AT``), for a past
+    day — later edits and deletions change nothing; a zone changed since is measured live, the others from
+    the links (as for today).
 
     risk_score = Σ over schools within the radius of students × (1 − distance_m / radius) × kind weight,
     × (1 + 0.25 × number of missing items). Distances are geodesic, zone to campus polygon or gate;
@@ -292,25 +336,40 @@ def drowning_hotspots(linked: bool = False) -> TextClause:
     ``students_within`` and ``risk_score`` count every school, whatever its district: the danger to the children
     next door is the same, and a zone's rank must not depend on who asks.
     """
-    zone_distance, zone_join = _LINKED_ZONE if linked else _LIVE_ZONE
+
+    def near(distance_join: tuple[str, str], condition: str) -> str:
+        zone_distance, zone_join = distance_join
+        return (
+            f"SELECT h.id, s.id AS school_id, s.name AS school_name, s.students, {zone_distance} AS distance_m, "
+            "CAST(:districts AS text[]) IS NULL OR s.district_code = ANY(CAST(:districts AS text[])) AS in_scope "
+            f"FROM unguarded h {zone_join} WHERE {condition}"
+        )
+
+    stored = _LINKED_ZONE if linked else _LIVE_ZONE
+    if as_of:
+        zones = f"{_ZONES_AT},\n"
+        source = "zones_at h"
+        nearby = near(stored, "h.current") + "\n    UNION ALL\n    " + near(_LIVE_ZONE, "NOT h.current")
+    else:
+        zones = ""
+        source = (
+            "water_hazards h WHERE h.deleted_at IS NULL "
+            "AND (CAST(:districts AS text[]) IS NULL OR h.district_code = ANY(CAST(:districts AS text[])))"
+        )
+        nearby = near(stored, "true")
     return text(
         f"""
 WITH weights AS (
     SELECT * FROM unnest(CAST(:weight_kinds AS text[]), CAST(:weights AS float8[])) AS w(kind, weight)
 ),
-judged AS (
+{zones}judged AS (
     SELECT h.id, h.name, h.kind, h.district_code, h.responsible_unit, h.responsible_person, h.phone, h.geom,
-           {MISSING_MEASURES} AS missing
-      FROM water_hazards h
-     WHERE h.deleted_at IS NULL
-       AND (CAST(:districts AS text[]) IS NULL OR h.district_code = ANY(CAST(:districts AS text[])))
+           {"h.current" if as_of else "true AS current"}, {MISSING_MEASURES} AS missing
+      FROM {source}
 ),
 unguarded AS (SELECT * FROM judged WHERE cardinality(missing) > 0),
 near AS (
-    SELECT h.id, s.id AS school_id, s.name AS school_name, s.students, {zone_distance} AS distance_m,
-           CAST(:districts AS text[]) IS NULL OR s.district_code = ANY(CAST(:districts AS text[])) AS in_scope
-      FROM unguarded h
-      {zone_join}
+    {nearby}
 ),
 exposure AS (
     SELECT id, count(*) AS schools_within, sum(students) AS students_within,
@@ -383,6 +442,39 @@ def district_outline() -> TextClause:
     )
 
 
+#: The order of a premise's status rows, latest first (matches ``ix_premise_status_history_premise``).
+STATUS_ORDER = "valid_from DESC NULLS LAST, observed_at DESC, id DESC"
+
+#: Status rows of premise inspections (pass/fail: open, closed/not_found: closed, from the visit's day);
+#: ``{inspections}`` is a set of inspection ids (a bind or a subquery).
+_STATUS_FROM_INSPECTIONS = """
+INSERT INTO premise_status_history (premise_id, status, valid_from, observed_at, source, inspection_id)
+SELECT premise_id, CASE WHEN result IN ('closed', 'not_found') THEN 'closed' ELSE 'open' END,
+       (inspected_at AT TIME ZONE 'Asia/Shanghai')::date, inspected_at, 'inspection', id
+  FROM inspections WHERE premise_id IS NOT NULL AND id IN ({inspections})
+"""
+
+#: ``premises.status`` (and ``closed_on``) set to what the history says now, for the premises ``{premises}``.
+#: The trigger of migration 0008 sees that the history already says it and records nothing more.
+_SYNC_PREMISE_STATUS = f"""
+UPDATE premises p
+   SET status = c.status, closed_on = CASE WHEN c.status = 'closed' THEN c.valid_from END, updated_at = now()
+  FROM (SELECT DISTINCT ON (premise_id) premise_id, status, valid_from FROM premise_status_history
+         WHERE premise_id IN ({{premises}}) ORDER BY premise_id, {STATUS_ORDER}) c
+ WHERE p.id = c.premise_id AND p.status <> c.status
+"""
+
+
+def status_from_inspections(inspections: str = "SELECT unnest(CAST(:ids AS bigint[]))") -> TextClause:
+    """Record the status each premise inspection of ``:ids`` (or the set ``inspections``) found."""
+    return text(_STATUS_FROM_INSPECTIONS.format(inspections=inspections))
+
+
+def sync_premise_status(premises: str = "SELECT unnest(CAST(:ids AS text[]))") -> TextClause:
+    """Set the current status of premises ``:ids`` (or the set ``premises``) from their history."""
+    return text(_SYNC_PREMISE_STATUS.format(premises=premises))
+
+
 def inspection_target() -> TextClause:
     """A premise or water hazard to record an inspection of: district and distance from the reported position."""
     return text(
@@ -429,7 +521,8 @@ def programme_counts() -> TextClause:
     - inspections of premises / of water zones; distinct premises inspected;
     - violations found (failed inspections of premises of a prohibited category within its rule distance of a
       school) and closed (such premises found ``closed``);
-    - failed premise inspections, and those re-checked by their follow-up date (default +``:recheck`` days);
+    - failed premise inspections, and those re-checked by their follow-up date (default +``:recheck`` days) by a
+      visit within the period (a later visit never changes a past period's figures);
     - schools, schools meeting all four security items, students.
     """
     return text(
@@ -457,7 +550,8 @@ violations AS (
 failures AS (
     SELECT f.district_code, coalesce(f.follow_up_due, f.on_day + :recheck) AS due_on,
            (SELECT min((n.inspected_at AT TIME ZONE 'Asia/Shanghai')::date) FROM inspections n
-             WHERE n.premise_id = f.premise_id AND n.inspected_at > f.inspected_at) AS rechecked_on
+             WHERE n.premise_id = f.premise_id AND n.inspected_at > f.inspected_at
+               AND (n.inspected_at AT TIME ZONE 'Asia/Shanghai')::date <= :date_to) AS rechecked_on
       FROM done f WHERE f.result = 'fail' AND f.premise_id IS NOT NULL
 ),
 school_counts AS (
@@ -483,14 +577,12 @@ SELECT s.code AS district_code, s.name,
     )
 
 
-def zone_states_at() -> TextClause:
-    """Every zone as it stood at the end of ``:day`` (from its history), with what it lacked that day."""
-    return text(
-        f"""
-WITH snapshot AS (
+#: Every zone as recorded by the end of ``:day`` (a zone first recorded later is not there): the report's view,
+#: so a past period's figures never change with later edits, creations or deletions.
+_ZONES_RECORDED_BY = f"""snapshot AS (
     SELECT DISTINCT ON (hazard_id) hazard_id, new_values AS v
       FROM water_hazard_history
-     WHERE at < CAST(CAST(:day AS date) + 1 AS timestamp) AT TIME ZONE 'Asia/Shanghai'
+     WHERE at < {_END_OF_DAY}
      ORDER BY hazard_id, id DESC
 ),
 h AS (
@@ -501,24 +593,31 @@ h AS (
            coalesce(v -> 'patrols', '[]'::jsonb) AS patrols, v ->> 'deleted_at' AS deleted_at,
            ST_SetSRID(ST_GeomFromGeoJSON(v ->> 'geometry'), 4326) AS geom
       FROM snapshot
-)
-SELECT h.id, h.district_code, {MISSING_MEASURES} AS missing
-  FROM h
- WHERE h.deleted_at IS NULL
-   AND (CAST(:districts AS text[]) IS NULL OR h.district_code = ANY(CAST(:districts AS text[])))
-"""
-    )
+),
+states AS (
+    SELECT h.id, h.district_code, h.geom, {MISSING_MEASURES} AS missing
+      FROM h
+     WHERE h.deleted_at IS NULL
+       AND (CAST(:districts AS text[]) IS NULL OR h.district_code = ANY(CAST(:districts AS text[])))
+)"""
 
 
-def students_near_zones() -> TextClause:
-    """Per district of the school: schools and students within ``:radius`` of any of the zones ``:ids``."""
+def zone_states_at() -> TextClause:
+    """Every zone as it stood at the end of ``:day`` (from its history), with what it lacked that day."""
+    return text(f"WITH {_ZONES_RECORDED_BY}\nSELECT id, district_code, missing FROM states")
+
+
+def students_near_unguarded_at() -> TextClause:
+    """Per district of the school: schools and students within ``:radius`` of a zone of ``:districts`` unguarded
+    on ``:day`` — with the zones' shapes of that day (a zone moved or deleted later counts where it was)."""
     return text(
-        """
+        f"""
+WITH {_ZONES_RECORDED_BY}
 SELECT s.district_code, count(*) AS schools, coalesce(sum(s.students), 0) AS students
   FROM schools s
- WHERE EXISTS (SELECT 1 FROM water_hazards h
-                WHERE h.id = ANY(CAST(:ids AS text[]))
-                  AND ST_DWithin(h.geom::geography, coalesce(s.campus, s.geom)::geography, :radius))
+ WHERE EXISTS (SELECT 1 FROM states u
+                WHERE cardinality(u.missing) > 0
+                  AND ST_DWithin(u.geom::geography, coalesce(s.campus, s.geom)::geography, :radius))
  GROUP BY s.district_code
 """
     )

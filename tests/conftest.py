@@ -36,6 +36,7 @@ TABLES = (
     "hazard_school_links",
     "inspection_photos",
     "day_plans",
+    "premise_status_history",
 )
 
 

@@ -12,7 +12,7 @@ from geo_safety.layers.base import Base
 from geo_safety.layers.districts import District
 from geo_safety.layers.inspections import DayPlan, ImportRun, Inspection, InspectionPhoto
 from geo_safety.layers.links import HazardSchoolLink, PremiseSchoolLink
-from geo_safety.layers.premises import Premise
+from geo_safety.layers.premises import Premise, PremiseStatusHistory
 from geo_safety.layers.schools import School
 from geo_safety.layers.users import ApiToken, AuditEntry, User, WebSession
 from geo_safety.layers.water_hazards import WaterHazard
@@ -115,6 +115,7 @@ LAYERS: dict[str, LayerSpec] = {
             FieldSpec("address"),
             FieldSpec("license_no"),
             FieldSpec("status", default="open", choices=values(PremisesStatus)),
+            FieldSpec("closed_on", "date"),  # the registry's closure day: the status holds from it (0008)
         ),
     ),
     "water_hazards": LayerSpec(
@@ -180,6 +181,7 @@ __all__ = [
     "LayerSpec",
     "Premise",
     "PremiseSchoolLink",
+    "PremiseStatusHistory",
     "School",
     "User",
     "WaterHazard",

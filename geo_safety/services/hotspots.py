@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from geo_safety import queries
 from geo_safety.bounds import MAX_OFFSET, check_day
 from geo_safety.errors import InvalidInput
+from geo_safety.rules import today_local
 from geo_safety.ruleset import RuleSet
 from geo_safety.services import links
 
@@ -49,7 +50,9 @@ def drowning_hotspots(
         "offset": offset,
     }
     with engine.connect() as conn:
-        rows = conn.execute(queries.drowning_hotspots(links.cover_radius(radius)), params).mappings().all()
+        # a past day: the zones as they stood then (later edits and deletions change nothing); else as now
+        past = day < today_local()
+        rows = conn.execute(queries.drowning_hotspots(links.cover_radius(radius), as_of=past), params).mappings().all()
     answer = rules.calendar.answer(day)  # provisional: the day's key period rests on computed or missing dates
     features = []
     for row in rows:

@@ -23,6 +23,7 @@ from psycopg import sql
 from sqlalchemy import Connection, Engine, text
 from tqdm import tqdm
 
+from geo_safety import queries
 from geo_safety.area import ServiceArea
 from geo_safety.crs import Datum, parse_datum
 from geo_safety.errors import Forbidden, ImportRejected, InvalidInput
@@ -483,10 +484,19 @@ class _Staging:
                 feature_id=future[1],
                 field="inspected_at",
             )
+        self.raw.execute("CREATE TEMP TABLE written_inspections (id bigint) ON COMMIT DROP")
         cur = self.raw.execute("""
-            INSERT INTO inspections (premise_id, hazard_id, inspected_at, inspector, result, findings, follow_up_due)
-            SELECT premise_id, hazard_id, inspected_at, inspector, result, findings, follow_up_due
-              FROM staging ORDER BY row_no""")
+            WITH written AS (
+                INSERT INTO inspections (premise_id, hazard_id, inspected_at, inspector, result, findings,
+                                         follow_up_due)
+                SELECT premise_id, hazard_id, inspected_at, inspector, result, findings, follow_up_due
+                  FROM staging ORDER BY row_no
+                RETURNING id)
+            INSERT INTO written_inspections SELECT id FROM written""")
+        # each visit's status from its day on, then the premises' current status from their history
+        self.raw.execute(queries.status_from_inspections("SELECT id FROM written_inspections").text)
+        visited = "SELECT premise_id FROM staging WHERE premise_id IS NOT NULL"
+        self.raw.execute(queries.sync_premise_status(visited).text)
         return cur.rowcount, 0, 0
 
 

@@ -304,11 +304,11 @@ def record_inspection(
                 ),
                 {**visit.measures, "id": visit.target_id},
             )
-        if visit.target_type == "premise" and visit.result in (InspectionResult.CLOSED, InspectionResult.NOT_FOUND):
-            conn.execute(
-                text("UPDATE premises SET status = 'closed', updated_at = now() WHERE id = :id"),
-                {"id": visit.target_id},
-            )
+        if visit.target_type == "premise":
+            # closed/not_found closes the premise from the visit's day, pass/fail finds it open from then on;
+            # the current status follows the history (a back-dated visit does not undo a later one)
+            conn.execute(queries.status_from_inspections(), {"ids": [new_id]})
+            conn.execute(queries.sync_premise_status(), {"ids": [visit.target_id]})
         details = {
             "result": visit.result,
             "off_site": off_site,

@@ -62,12 +62,10 @@ def programme(
         rows = [dict(r) for r in conn.execute(queries.programme_counts(), params).mappings()]
     at_start = _unguarded(engine, rules, date_from, scope)
     at_end = _unguarded(engine, rules, date_to, scope)
-    with engine.connect() as conn:
+    end_params = {**rules.day_facts(date_to), "districts": scope, "radius": rules.hazards.radius_m}
+    with engine.connect() as conn:  # the zones' shapes at the period's end, not as edited since
         near = {
-            r.district_code: int(r.students)
-            for r in conn.execute(
-                queries.students_near_zones(), {"ids": list(at_end), "radius": rules.hazards.radius_m}
-            )
+            r.district_code: int(r.students) for r in conn.execute(queries.students_near_unguarded_at(), end_params)
         }
     for row in rows:
         code = row["district_code"]

@@ -66,6 +66,11 @@ class ChunkValidator:
         out = pd.DataFrame(index=frame.index)
         for spec in self.layer.fields:
             out[spec.name] = self._field(frame, spec)
+        if "closed_on" in out.columns:  # the day a closure began: meaningless for an open premise
+            stray = out["closed_on"].notna() & (out["status"] != "closed")
+            if stray.any():
+                problem = "closed_on is given but status is not 'closed'"
+                raise self.reject(problem, _row(frame, stray), frame, "closed_on")
         if self.layer.geometry:
             out["geometry"] = self._geometry(frame, out)
             if self.layer.assign_district:
