@@ -51,7 +51,7 @@ def _stored(engine: Engine) -> tuple[int, int]:
 def _stops(page) -> list[tuple[str, str]]:
     return [
         (li.locator(".stop-number").inner_text(), li.get_attribute("data-key") or "")
-        for li in page.locator("#stops > li").all()
+        for li in page.locator("#stops > li.stop").all()
     ]
 
 
@@ -74,7 +74,7 @@ def _log_in_to_the_day(page, base: str, password: str) -> None:
     page.wait_for_load_state("load")
     page.get_by_text("今日巡查", exact=False).first.tap()  # the home page leads to the day's work
     page.wait_for_url(re.compile(r"/app/today"))
-    page.locator("#stops > li").first.wait_for()
+    page.locator("#stops > li.stop").first.wait_for()
 
 
 def test_the_inspectors_day(inspector: str, settings: Settings, session_engine: Engine, tmp_path: Path) -> None:
@@ -84,6 +84,8 @@ def test_the_inspectors_day(inspector: str, settings: Settings, session_engine: 
         assert page.title()
         before = _stops(page)
         assert len(before) >= 6
+        groups = page.evaluate("() => window.geoSafetyInspector.state.plan.groups.length")
+        assert page.locator("#stops > li.group-heading").count() == (groups if groups > 1 else 0)
         assert [int(n) for n, _ in before] == list(range(1, len(before) + 1))
 
         # tap targets and text sizes of what the inspector touches and reads
@@ -99,7 +101,7 @@ def test_the_inspectors_day(inspector: str, settings: Settings, session_engine: 
         # a stop's sheet: navigation links carry its position in each app's datum, within 0.5 m
         plan = page.evaluate("() => window.geoSafetyInspector.state.plan")
         stop = plan["stops"][0]
-        page.locator("#stops > li").first.locator(".stop-button").tap()
+        page.locator("#stops > li.stop").first.locator(".stop-button").tap()
         sheet = page.locator("#sheet")
         sheet.wait_for()
         box = sheet.bounding_box()
@@ -134,17 +136,30 @@ def test_the_inspectors_day(inspector: str, settings: Settings, session_engine: 
         with session_engine.connect() as conn:
             width, height = conn.execute(text("SELECT width, height FROM inspection_photos")).one()
         assert max(width, height) <= 1600  # resized on the phone
+        # a fail never looks like a pass, and the server's off-site warning reaches the inspector
+        failed = page.locator(f'#stops li[data-key="{keys[1]}"]')
+        assert "result-fail" in (failed.get_attribute("class") or "") and "不合格" in failed.inner_text()
+        assert "不合格" not in page.locator(f'#stops li[data-key="{keys[0]}"]').inner_text()
+        with session_engine.connect() as conn:
+            off_site = conn.execute(
+                text(
+                    "SELECT off_site FROM inspections WHERE client_id IS NOT NULL "
+                    "AND (premise_id = :p OR hazard_id = :p)"
+                ),
+                {"p": keys[1].split(":", 1)[1]},
+            ).scalar_one()
+        assert bool(off_site) == (failed.locator(".stop-warning").count() == 1)
         # ticked off in place: the same numbers for the same stops, nothing slid in
         assert _stops(page) == before
         page.reload()
-        page.locator("#stops > li").first.wait_for()
+        page.locator("#stops > li.stop").first.wait_for()
         assert _stops(page) == before and page.locator("#stops .stop-done").count() == 2
 
         # offline: the app opens from the phone, three visits with photos wait in the outbox
         wait_until(page, "navigator.serviceWorker.controller !== null")
         page.context.set_offline(True)
         page.reload()
-        page.locator("#stops > li").first.wait_for()
+        page.locator("#stops > li.stop").first.wait_for()
         assert page.locator("#net").inner_text() == "离线"
         for i, key in enumerate(keys[2:5]):
             _record(page, key, "pass", _photo(tmp_path, f"offline-{i}.jpg", (40, 40 + 60 * i, 200)))

@@ -25,6 +25,7 @@ ADVICE = {
     422: ("无法处理 Cannot process", "请按提示修改后重试。Correct what the message says and try again."),
     429: ("请求太多 Too many requests", "请稍候再试。Wait a moment and try again."),
 }
+_GENERIC = {"Not Found", "Method Not Allowed", "Unauthorized", "Forbidden", "Bad Request", "Internal Server Error"}
 SERVER_ERROR = ("服务暂时不可用 Service unavailable", "请稍后再试；问题持续时请联系管理员。Try again shortly.")
 
 
@@ -73,8 +74,8 @@ class BrowserErrors:
             detail = json.loads(body).get("detail")
         except (ValueError, AttributeError):
             detail = None
-        if not isinstance(detail, str):
-            detail = None
+        if not isinstance(detail, str) or detail in _GENERIC:
+            detail = None  # Starlette's own English words add nothing to the Chinese title
         title, advice = ADVICE.get(status, SERVER_ERROR if status >= 500 else ADVICE[400])
         path = scope["path"] + (("?" + scope["query_string"].decode("latin-1")) if scope.get("query_string") else "")
         page = TEMPLATES.get_template("error.html").render(

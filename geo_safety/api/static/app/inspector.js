@@ -9,11 +9,12 @@
   try { names = JSON.parse(root.getAttribute("data-names") || "{}"); } catch (e) { names = {}; }
   function districtName(code) { return names[code] || code; }
   var state = {plan: null, district: districts[0] || null, fix: null, view: "list", open: null, pending: {},
-               map: null, layers: null, markers: {}};
+               map: null, layers: null, markers: {}, warnings: {}};
   var RESULT_CN = {pass: "合格", fail: "不合格", closed: "已关闭", not_found: "未找到"};
   var MEASURES = [["warning_sign", "警示牌"], ["lifebuoy", "救生圈"], ["rescue_rope", "救生绳"],
                   ["rescue_pole", "救生杆"], ["fence", "围栏"]];
-  var NAV = [["amap", "高德地图"], ["tencent", "腾讯地图"], ["baidu", "百度地图"], ["geo", "其他地图"]];
+  // 百度: the web link, which works without the app installed (it offers to open the app when there is one)
+  var NAV = [["amap", "高德地图"], ["tencent", "腾讯地图"], ["baidu_web", "百度地图"], ["geo", "其他地图"]];
 
   function $(id) { return document.getElementById(id); }
   function el(tag, text, className) {
@@ -97,6 +98,23 @@
   }
   var STATE_CN = {done: "✓ 已检查", queued: "✓ 已记录（待上传）", refused: "⚠ 被拒绝", pending: ""};
 
+  /* What the list and the sheet say of a stop: the result of today's visit, and any warning the server gave. */
+  function stateText(stop) {
+    var status = stopState(stop);
+    var queued = state.pending[stopKey(stop)];
+    var result = (stop.visit && stop.visit.result) || (queued && queued.visit.result);
+    var text = STATE_CN[status];
+    if ((status === "done" || status === "queued") && result) {
+      text = (result === "pass" ? "✓ " : "✗ ") + RESULT_CN[result] + (status === "queued" ? "（待上传）" : "");
+    }
+    var warning = state.warnings[stopKey(stop)];
+    return {text: text, result: result, warning: warning};
+  }
+
+  function groupOf(stop) {
+    return ((state.plan && state.plan.groups) || []).filter(function (g) { return g.key === stop.group; })[0];
+  }
+
   function render() {
     var plan = state.plan;
     if (!plan) { return; }
@@ -110,7 +128,18 @@
     show(notice, !!plan.notice);
     var list = $("stops");
     list.textContent = "";
-    stops.forEach(function (stop) { list.appendChild(stopItem(stop)); });
+    var groups = plan.groups || [];
+    var lastGroup = null;
+    stops.forEach(function (stop) {
+      if (groups.length > 1 && stop.group !== lastGroup) {  // islands are planned apart: say where each part starts
+        var part = groupOf(stop);
+        var heading = el("li", (part ? part.name : stop.group) + (part && !part.mainland ? "（需乘船前往，单独规划）" : "") +
+                         (part ? " · " + part.stops + " 处" : ""), "group-heading");
+        list.appendChild(heading);
+        lastGroup = stop.group;
+      }
+      list.appendChild(stopItem(stop));
+    });
     drawMap();
     if (state.open) {
       var again = stops.filter(function (s) { return stopKey(s) === state.open; })[0];
@@ -120,7 +149,9 @@
 
   function stopItem(stop) {
     var status = stopState(stop);
-    var li = el("li", null, "stop stop-" + status + (stop.violation ? " stop-violation" : ""));
+    var said = stateText(stop);
+    var li = el("li", null, "stop stop-" + status + (stop.violation ? " stop-violation" : "") +
+                (said.result ? " result-" + said.result : "") + (said.warning ? " has-warning" : ""));
     li.setAttribute("data-key", stopKey(stop));
     var button = el("button", null, "stop-button");
     button.type = "button";
@@ -130,7 +161,8 @@
     body.appendChild(el("span", [stop.category_cn, stop.reason_cn].filter(Boolean).join(" · "), "stop-meta"));
     var extra = el("span", distanceText(stop), "stop-distance");
     body.appendChild(extra);
-    if (STATE_CN[status]) { body.appendChild(el("span", STATE_CN[status], "stop-state")); }
+    if (said.text) { body.appendChild(el("span", said.text, "stop-state")); }
+    if (said.warning) { body.appendChild(el("span", "⚠ " + said.warning, "stop-warning")); }
     button.appendChild(number);
     button.appendChild(body);
     button.addEventListener("click", function () { openSheet(stop); });
@@ -159,7 +191,15 @@
     var body = $("sheet-body");
     body.textContent = "";
     var status = stopState(stop);
-    if (STATE_CN[status]) { body.appendChild(el("p", STATE_CN[status], "sheet-state stop-" + status)); }
+    var said = stateText(stop);
+    if (said.text) {
+      body.appendChild(el("p", said.text, "sheet-state stop-" + status + (said.result ? " result-" + said.result : "")));
+    }
+    if (said.warning) { body.appendChild(el("p", "⚠ " + said.warning, "stop-warning")); }
+    var part = groupOf(stop);
+    if (part && !part.mainland) {
+      body.appendChild(el("p", "此处位于" + part.name + "，与大陆检查点分开规划，需乘船前往。", "notice"));
+    }
     var queued = state.pending[stopKey(stop)];
     if (queued && queued.state === "refused") {
       body.appendChild(el("p", "服务器拒绝 Refused: " + (queued.error || ""), "error"));
@@ -170,10 +210,11 @@
     if (stop.violation) { row(dl, "违规", "禁止设立范围内 inside a prohibited distance"); }
     row(dl, "最近学校", stop.nearest_school_name);
     if (stop.distance_m != null) {
-      row(dl, "距学校", Math.round(stop.distance_m) + " 米" +
-        (stop.rule_distance_m ? "（规定 " + Math.round(stop.rule_distance_m) + " 米）" : ""));
+      row(dl, "距学校", (stop.distance_m < 0.5 ? "在校园范围内" : Math.round(stop.distance_m) + " 米") +
+        (stop.rule_distance_m ? "（规定 " + Math.round(stop.rule_distance_m) + " 米内）" : ""));
     }
-    row(dl, "上次检查", stop.last_inspected_on || "从未 never");
+    row(dl, "上次检查", stop.visit ? "今天（" + (RESULT_CN[stop.visit.result] || "") + "）" :
+                                  stop.last_inspected_on || "从未检查");
     row(dl, "地址", stop.address);
     row(dl, "责任人", stop.responsible_person);
     row(dl, "位置", distanceText(stop));
@@ -190,6 +231,7 @@
       if (!url) { return; }
       var a = el("a", "导航 " + pair[1], "link-button nav-" + pair[0]);
       a.href = url;
+      a.target = "_blank";  // the app and its state stay open behind the map app
       a.rel = "noopener";
       links.appendChild(a);
     });
@@ -360,6 +402,10 @@
 
   /* ---------- sending ---------- */
   function markSent(item, saved) {
+    var key = item.visit.target_type + ":" + item.visit.target_id;
+    var warnings = (saved && saved.warnings) || [];
+    if (warnings.length) { state.warnings[key] = warnings.join("；"); } else { delete state.warnings[key]; }
+    outbox.set("warnings", state.warnings).catch(function () { return null; });
     if (!state.plan) { return; }
     (state.plan.stops || []).forEach(function (stop) {
       if (stop.target_type === item.visit.target_type && stop.target_id === item.visit.target_id) {
@@ -397,8 +443,8 @@
           }
         });
         li.appendChild(discard);
-      } else if (item.error) {
-        li.appendChild(el("span", item.error, "hint"));
+      } else {
+        li.appendChild(el("span", item.error || "等待上传 waiting to send", "hint"));
       }
       list.appendChild(li);
     });
@@ -412,6 +458,19 @@
     map.getContainer().classList.add("gs-sea");
     state.map = map;
     state.layers = {route: L.layerGroup().addTo(map), stops: L.layerGroup().addTo(map), me: L.layerGroup().addTo(map)};
+    var legend = L.control({position: "bottomleft"});
+    legend.onAdd = function () {
+      var box = L.DomUtil.create("div", "map-legend");
+      [["marker-pending", "待检查（编号）"], ["marker-done", "已检查"], ["marker-fail", "不合格"],
+       ["marker-violation", "违规（禁止设立）"], ["gs-route-key", "建议路线"]].forEach(function (pair) {
+        var item = el("div", null, "legend-item");
+        item.appendChild(el("span", null, "legend-swatch " + pair[0]));
+        item.appendChild(document.createTextNode(pair[1]));
+        box.appendChild(item);
+      });
+      return box;
+    };
+    legend.addTo(map);
     fetch("/api/v1/basemap", {credentials: "same-origin"}).then(function (r) { return r.ok ? r.json() : null; })
       .then(function (info) {
         if (info && info.tiles_url) {
@@ -444,8 +503,10 @@
     var bounds = [];
     (state.plan.stops || []).forEach(function (stop) {
       var status = stopState(stop);
-      var icon = el("div", status === "done" || status === "queued" ? "✓" : stop.order,
-                    "stop-marker marker-" + status + (stop.violation ? " marker-violation" : ""));
+      var said = stateText(stop);
+      var icon = el("div", status === "done" || status === "queued" ? (said.result === "pass" ? "✓" : "✗") : stop.order,
+                    "stop-marker marker-" + status + (stop.violation ? " marker-violation" : "") +
+                    (said.result && said.result !== "pass" ? " marker-fail" : ""));
       var marker = L.marker([stop.lat, stop.lon], {
         icon: L.divIcon({html: icon, className: "stop-icon", iconSize: [44, 44], iconAnchor: [22, 22]}),
         title: stop.order + ". " + stop.name, keyboard: true
@@ -483,7 +544,10 @@
       if (node) { node.classList.toggle("selected", !!stop && key === stopKey(stop)); }
     });
     if (stop && state.map && state.view === "map") {
-      state.map.panTo([stop.lat, stop.lon]);
+      // keep the marker in the part of the map the sheet does not cover
+      var sheetHeight = $("sheet").hidden ? 0 : $("sheet").getBoundingClientRect().height;
+      var point = state.map.project([stop.lat, stop.lon]).add([0, sheetHeight / 2]);
+      state.map.panTo(state.map.unproject(point));
     }
   }
 
@@ -514,6 +578,12 @@
   }
 
   /* ---------- switching views, network state ---------- */
+  function fitMapHeight() {
+    var view = $("map-view");
+    var top = view.getBoundingClientRect().top + window.scrollY;
+    view.style.height = Math.max(240, window.innerHeight - top) + "px";
+  }
+
   function setView(view) {
     state.view = view;
     ["list", "map"].forEach(function (v) {
@@ -521,6 +591,7 @@
       $("tab-" + v).setAttribute("aria-selected", v === view ? "true" : "false");
     });
     if (view === "map") {
+      fitMapHeight();
       ensureMap();
       setTimeout(function () { state.map.invalidateSize(); drawMap(); }, 0);
     }
@@ -550,6 +621,10 @@
         state.fitted = false;
         outbox.set("plan:" + (state.district || ""), plan).catch(function () { return null; });
         render();
+        var notice = $("notice");
+        notice.textContent = "已从您的位置重新规划：剩余检查点的编号已更新（已完成的不变）。" + (plan.notice ? " " + plan.notice : "");
+        show(notice, true);
+        window.scrollTo(0, 0);
       });
     }).catch(function (error) { window.alert("重新规划失败 Re-planning failed: " + error.message); });
   }
@@ -575,7 +650,13 @@
     });
     $("sheet-close").addEventListener("click", closeSheet);
     $("sheet-fold").addEventListener("click", function () { $("sheet").classList.toggle("folded"); });
-    $("visit-cancel").addEventListener("click", function () { show($("visit"), false); });
+    $("visit-cancel").addEventListener("click", function () {
+      var form = $("visit-form");
+      var started = form.querySelector("input[name=result]:checked") || photos.length ||
+        form.elements.findings.value.trim() || form.querySelector("input[name=checklist]:checked");
+      if (started && !window.confirm("放弃这次记录吗？已填写的内容和照片不会保存。Discard this visit?")) { return; }
+      show($("visit"), false);
+    });
     $("visit-form").addEventListener("submit", saveVisit);
     $("visit-form").addEventListener("change", function (e) {
       if (e.target.name === "result") { show($("follow-up-row"), e.target.value === "fail"); }
@@ -598,11 +679,13 @@
     $("locate").addEventListener("click", function () {
       if (state.fix && state.map) { state.map.setView([state.fix.lat, state.fix.lon], 16); }
     });
+    window.addEventListener("resize", function () { if (state.view === "map") { fitMapHeight(); state.map.invalidateSize(); } });
     window.addEventListener("online", networkChanged);
     window.addEventListener("offline", networkChanged);
     document.addEventListener("visibilitychange", function () { if (!document.hidden) { syncNow(); } });
     setInterval(function () { if (navigator.onLine) { syncNow(); } }, 30000);
     if (navigator.storage && navigator.storage.persist) { navigator.storage.persist().catch(function () { return false; }); }
+    outbox.get("warnings").then(function (kept) { state.warnings = kept || {}; }).catch(function () { return null; });
     networkChanged();
     watchPosition();
     loadPlan().then(function () {

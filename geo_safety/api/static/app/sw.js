@@ -8,15 +8,23 @@ var SHELL_CACHE = "gs-shell-" + VERSION;
 var DATA_CACHE = "gs-data-v1";
 var TILE_CACHE = "gs-tiles-v1";
 
-self.addEventListener("install", function (event) {
-  event.waitUntil(caches.open(SHELL_CACHE).then(function (cache) {
-    return Promise.all(SHELL.map(function (url) {
+//: the basemap the day's map draws (fetched before this worker controlled the page, so kept now)
+var DATA = ["/api/v1/basemap", "/api/v1/basemap/features"];
+
+function keep(cacheName, urls) {
+  return caches.open(cacheName).then(function (cache) {
+    return Promise.all(urls.map(function (url) {
       return fetch(url, {credentials: "same-origin", cache: "no-cache"}).then(function (response) {
         if (response.ok) { return cache.put(url, response); }
         return null;
       }).catch(function () { return null; });
     }));
-  }).then(function () { return self.skipWaiting(); }));
+  });
+}
+
+self.addEventListener("install", function (event) {
+  event.waitUntil(Promise.all([keep(SHELL_CACHE, SHELL), keep(DATA_CACHE, DATA)])
+    .then(function () { return self.skipWaiting(); }));
 });
 
 self.addEventListener("activate", function (event) {
