@@ -103,6 +103,30 @@ def test_pages_reach_the_true_end_and_counts_are_exact(
         assert premises["numberReturned"] == 0 and premises["numberMatched"] == 3_000 + EXTRA
 
 
+def test_filtered_pages_read_the_whole_list_once_per_change_of_data(
+    session_engine: Engine, settings: Settings, crowded: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+    real_due = inspections.due
+
+    def counted(*args, **kwargs):
+        calls.append(kwargs.get("offset", 0))
+        return real_due(*args, **kwargs)
+
+    monkeypatch.setattr(inspections, "due", counted)
+    url, box = "/collections/due_inspections/items", "108.5,20.5,110.5,22.5"
+    with TestClient(create_app(settings)) as client:
+        client.headers["Authorization"] = f"Bearer {crowded}"
+        first = client.get(url, params={"category": "convenience_store", "limit": 100}).json()
+        assert len(calls) == 2  # the whole list: two service pages of 5,000
+        second = client.get(url, params={"category": "convenience_store", "bbox": box, "offset": 100}).json()
+        assert len(calls) == 2 and second["numberMatched"] == first["numberMatched"] > EXTRA
+        with session_engine.begin() as conn:  # any write may have changed the answer: read it afresh
+            conn.execute(text("UPDATE premises SET name = name WHERE id = 'PAGE00001'"))
+        third = client.get(url, params={"category": "convenience_store"}).json()
+        assert len(calls) == 4 and third["numberMatched"] == first["numberMatched"]
+
+
 def test_gdal_reads_the_whole_due_collection(
     session_engine: Engine, settings: Settings, crowded: str, tmp_path: Path
 ) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -25,7 +26,7 @@ from geo_safety.crs import Datum, from_wgs84, parse_datum
 from geo_safety.errors import BadParameter, NotFound
 from geo_safety.rules import today_local
 from geo_safety.ruleset import RuleSet
-from geo_safety.services import hotspots, inspections
+from geo_safety.services import cache, hotspots, inspections
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 10_000
@@ -35,6 +36,12 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
 ]
 RESERVED = {"f", "bbox", "limit", "offset", "datetime", "datum", "date", "district", "radius_m", "bbox-crs"}
+#: A query collection's whole answer is kept for its bbox/filter requests (a desktop GIS sends one per pan) while
+#: nothing was written (the database snapshot, as in ``services.cache``): one list per process, and only up to
+#: this many features (~150 MB), so a province-wide list is read again rather than held.
+WHOLE_LIST_MAX = 60_000
+_whole_lists: dict[tuple, list[dict[str, Any]]] = {}
+_whole_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -347,7 +354,7 @@ def computed_items(
         raise BadParameter("radius_m must be in (0, 5000]")
     if bbox is None and not filters and feature_id is None:
         return _service_slice(engine, rules, spec, scope, day, radius, limit, offset)
-    features, _ = _service_slice(engine, rules, spec, scope, day, radius, MAX_OFFSET + MAX_LIMIT, 0)
+    features = _whole_list(engine, rules, spec, scope, day, radius)
     if bbox is not None:
         box = shapely.box(*bbox)
         features = [f for f in features if shapely.intersects(shapely.geometry.shape(f["geometry"]), box)]
@@ -355,7 +362,29 @@ def computed_items(
         features = [f for f in features if str(_flat(f["properties"].get(name))) == value]
     if feature_id is not None:
         features = [f for f in features if str(f["id"]) == feature_id]
-    return features[offset : offset + limit], len(features)
+    page = [{**f, "properties": dict(f["properties"])} for f in features[offset : offset + limit]]  # callers edit
+    return page, len(features)
+
+
+def _whole_list(
+    engine: Engine,
+    rules: RuleSet,
+    spec: Collection,
+    scope: tuple[str, ...] | None,
+    day: date,
+    radius: float | None,
+) -> list[dict[str, Any]]:
+    """Every feature of a query collection, in its order; the last one read is reused until anything is written."""
+    key = (id(engine), cache.data_token(engine), id(rules), spec.id, day, scope, radius)
+    with _whole_lock:
+        if key in _whole_lists:
+            return _whole_lists[key]
+    features, _ = _service_slice(engine, rules, spec, scope, day, radius, MAX_OFFSET + MAX_LIMIT, 0)
+    if len(features) <= WHOLE_LIST_MAX:
+        with _whole_lock:
+            _whole_lists.clear()
+            _whole_lists[key] = features
+    return features
 
 
 def _no_nul(params: dict[str, str], feature_id: str | None) -> None:
