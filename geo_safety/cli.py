@@ -396,6 +396,53 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from geo_safety.api.app import create_app
+def cmd_qgis_project(args: argparse.Namespace, settings: Settings) -> int:
+    """A QGIS project of every OGC API layer, styled like the web maps; needs no QGIS here."""
+    from geo_safety import qgis_project
+
+    options: dict = {"authcfg": args.authcfg}
+    try:  # the service area and today's risk classes from the database, when it is at hand
+        options.update(_qgis_data(settings))
+    except Exception as exc:  # the project is useful without them
+        print(f"note: no database ({type(exc).__name__}); default extent (Beihai) and risk classes used")
+    out = qgis_project.write_project(Path(args.out), args.url, **options)
+    print(f"wrote {out}: {len(qgis_project.layer_specs())} groups of OGC API layers from {args.url}")
+    print(
+        f"In QGIS, create a Basic authentication configuration with the id '{args.authcfg}' "
+        "(user name + API token as the password), then open the project (see the README, 'QGIS')."
+    )
+    return 0
+
+
+def _qgis_data(settings: Settings) -> dict:
+    from sqlalchemy import text
+
+    from geo_safety import qgis_project
+    from geo_safety.maps.render import risk_breaks
+    from geo_safety.rules import today_local
+    from geo_safety.ruleset import load_rules
+    from geo_safety.services import hotspots
+
+    engine = _engine(settings)
+    with engine.connect() as conn:
+        box = conn.execute(
+            text(
+                "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
+                "(SELECT ST_Extent(geom) AS e FROM districts) x"
+            )
+        ).one()
+    found = hotspots.drowning_hotspots(
+        engine, load_rules(settings.rules, settings.calendar), today_local(), None, limit=hotspots.MAX_PAGE
+    )
+    data: dict = {}
+    if box[0] is not None:
+        data["extent"] = tuple(float(v) for v in box)
+    breaks = risk_breaks([f["properties"]["risk_score"] for f in found["features"]])
+    if breaks and len(set(breaks)) == len(breaks) and breaks[0] > 0:
+        data["risk_breaks"] = (*breaks[:-1], qgis_project.OPEN_END)
+    return data
+
+
 
     # idle keep-alive connections are closed; request bodies have their own deadline (BodyLimit)
     # proxy_headers=False: the app itself decides whom to believe about X-Forwarded-For (``trusted_proxies``)
@@ -518,6 +565,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1, help="processes (one per core is usual in production)")
     serve.set_defaults(func=cmd_serve)
+    qgis = sub.add_parser("qgis-project", help="write a QGIS project with every OGC API layer, styled like the maps")
+    qgis.add_argument("--out", required=True, help="the project file (.qgz, or .qgs for plain XML)")
+    qgis.add_argument("--url", default="http://127.0.0.1:8000", help="the service as QGIS will reach it")
+    qgis.add_argument("--authcfg", default="gsafety", help="id of the QGIS Basic authentication configuration")
+    qgis.set_defaults(func=cmd_qgis_project)
+
     return parser
 
 
