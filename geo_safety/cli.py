@@ -392,10 +392,6 @@ def _emit(output: str | None, text_: str) -> None:
         print(text_)
 
 
-def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
-
-    from geo_safety.api.app import create_app
 def cmd_qgis_project(args: argparse.Namespace, settings: Settings) -> int:
     """A QGIS project of every OGC API layer, styled like the web maps; needs no QGIS here."""
     from geo_safety import qgis_project
@@ -443,6 +439,10 @@ def _qgis_data(settings: Settings) -> dict:
     return data
 
 
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from geo_safety.api.app import create_app
 
     # idle keep-alive connections are closed; request bodies have their own deadline (BodyLimit)
     # proxy_headers=False: the app itself decides whom to believe about X-Forwarded-For (``trusted_proxies``)
@@ -560,17 +560,17 @@ def build_parser() -> argparse.ArgumentParser:
     calendar.add_argument("--json", action="store_true", help="print the status as JSON (as /health shows it)")
     calendar.set_defaults(func=cmd_calendar)
 
-    serve = sub.add_parser("serve", help="serve the web app and API")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1, help="processes (one per core is usual in production)")
-    serve.set_defaults(func=cmd_serve)
     qgis = sub.add_parser("qgis-project", help="write a QGIS project with every OGC API layer, styled like the maps")
     qgis.add_argument("--out", required=True, help="the project file (.qgz, or .qgs for plain XML)")
     qgis.add_argument("--url", default="http://127.0.0.1:8000", help="the service as QGIS will reach it")
     qgis.add_argument("--authcfg", default="gsafety", help="id of the QGIS Basic authentication configuration")
     qgis.set_defaults(func=cmd_qgis_project)
 
+    serve = sub.add_parser("serve", help="serve the web app and API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="processes (one per core is usual in production)")
+    serve.set_defaults(func=cmd_serve)
     return parser
 
 
