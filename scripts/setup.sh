@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install everything geo_safety needs on a fresh Debian/Ubuntu machine. Idempotent: re-runs are quick.
 #   scripts/setup.sh          the service: PostgreSQL + PostGIS, a virtual environment, the package
-#   scripts/setup.sh --test   also the test tools (headless Chromium for the map pages)
+#   scripts/setup.sh --test   also the test tools (headless Chromium, GDAL, QGIS's Python API)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,6 +40,11 @@ if [ "${1:-}" = "--test" ]; then
     if ! command -v ogr2ogr >/dev/null 2>&1; then
         echo "setup: installing GDAL's command-line tools (a standard OGC API client for the tests)"
         apt_install gdal-bin
+    fi
+    if ! /usr/bin/python3 -c 'import qgis.core' >/dev/null 2>&1; then
+        # QGIS 3.22 as planners use it (tests/test_qgis.py); large: ~200 MB download, ~0.9 GB on disk
+        echo "setup: installing QGIS's Python API (desktop GIS client for the tests; ~200 MB download)"
+        apt_install python3-qgis qgis-providers
     fi
     if ! command -v pdftoppm >/dev/null 2>&1; then
         echo "setup: installing poppler-utils (the tests turn downloaded PDFs into images)"
