@@ -316,6 +316,10 @@ def _district_maps(args: argparse.Namespace, settings: Settings, engine, rules, 
             from geo_safety.maps.png import district_png
 
             written.append(district_png(data, out / f"district_{code}_{day}.png"))
+        if args.pdf:
+            from geo_safety.maps.png import district_pdf
+
+            written.append(district_pdf(data, out / f"district_{code}_{day}.pdf"))
     if args.all:
         target = out / f"city_overview_{day}.html"
         overview = overview_map(overview_data(engine, rules, day), day.isoformat(), tiles, inline_assets=True)
@@ -544,6 +548,7 @@ def build_parser() -> argparse.ArgumentParser:
     maps.add_argument("-o", "--output", default="today.html", help="today: the HTML file")
     maps.add_argument("--out-dir", default="maps", help="districts: folder for the files")
     maps.add_argument("--png", action="store_true", help="districts: also a static PNG per district")
+    maps.add_argument("--pdf", action="store_true", help="districts: also a printable A4 PDF per district")
     maps.set_defaults(func=cmd_map)
 
     report = sub.add_parser("report", help="programme statistics for a period")
