@@ -54,6 +54,7 @@ def _metric(frame: gpd.GeoDataFrame) -> np.ndarray:
 def read_layers(engine: Engine, district: str | None, day: date) -> Layers:
     """Premises and zones of ``district`` (None: all), every school, inspections up to ``day``."""
     where = "district_code = :d" if district else "true"
+    joined = "p.district_code = :d" if district else "true"
     with engine.connect() as conn:
         premises = gpd.read_postgis(
             text(f"SELECT id, category, status, geom FROM premises WHERE {where}"), conn, params={"d": district}
@@ -76,8 +77,18 @@ def read_layers(engine: Engine, district: str | None, day: date) -> Layers:
             conn,
             params={"day": day},
         )
+        registry = pd.read_sql(
+            text(
+                "SELECT h.premise_id, h.status, h.valid_from, h.observed_at FROM premise_status_history h"
+                f" JOIN premises p ON p.id = h.premise_id WHERE h.source <> 'inspection' AND {joined}"
+                " AND (h.valid_from IS NULL OR h.valid_from <= :day)"
+            ),
+            conn,
+            params={"d": district, "day": day},
+        )
     inspections = inspections.sort_values(["inspected_at", "id"])
     last_premise = inspections.dropna(subset=["premise_id"]).groupby("premise_id").tail(1).set_index("premise_id")
+    premises["open_on_day"] = _open_on_day(premises["id"], registry, inspections)
     last_zone = inspections.dropna(subset=["hazard_id"]).groupby("hazard_id")["on_day"].max()
     pm = _metric(premises)
     return Layers(
@@ -119,6 +130,33 @@ def near_edge_geodesic(a: np.ndarray, b: np.ndarray, threshold: np.ndarray) -> n
     return dist
 
 
+def _open_on_day(ids: pd.Series, registry: pd.DataFrame, inspections: pd.DataFrame) -> np.ndarray:
+    """Whether each premise was open on the day: the latest status given on or before it, else open.
+
+    Statuses come from the registry (loads and imports; no date: since always) and from the visits up to the
+    day (closed/not_found close, pass/fail reopen), latest ``valid_from`` then latest observation winning.
+    """
+    visits = inspections.dropna(subset=["premise_id"])
+    events = pd.concat(
+        [
+            registry.assign(valid_from=pd.to_datetime(registry["valid_from"])),
+            pd.DataFrame(
+                {
+                    "premise_id": visits["premise_id"],
+                    "status": np.where(visits["result"].isin(["closed", "not_found"]), "closed", "open"),
+                    "valid_from": pd.to_datetime(visits["on_day"]),
+                    "observed_at": visits["inspected_at"],
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    events["observed_at"] = pd.to_datetime(events["observed_at"], utc=True)
+    latest = events.sort_values(["valid_from", "observed_at"], na_position="first").groupby("premise_id").tail(1)
+    status = latest.set_index("premise_id")["status"].reindex(ids.to_numpy())
+    return (status.fillna("open") == "open").to_numpy()
+
+
 def due_floor(layers: Layers, rules: RuleSet, day: date) -> tuple[dict[str, str], float]:
     """Due premises and zones on ``day`` (id → reason, as the service names it) and the seconds it took."""
     started = time.perf_counter()
@@ -132,20 +170,19 @@ def due_floor(layers: Layers, rules: RuleSet, day: date) -> tuple[dict[str, str]
     other_m = pd.Series(cats).map({c: _rule(rules, c, False) for c in rules.rules}).to_numpy(dtype=float)
     rule_m = np.where(kg, kg_m, other_m)
     dist = near_edge_geodesic(layers.premise_xy[pi], layers.school_geoms[si], rule_m)
-    inside = ~np.isnan(rule_m) & (dist <= rule_m) & (p["status"].to_numpy()[pi] == "open")
+    inside = ~np.isnan(rule_m) & (dist <= rule_m) & p["open_on_day"].to_numpy()[pi]
     ids = np.unique(p["id"].to_numpy()[pi[inside]])
     last = layers.last_premise.reindex(ids)
     category = pd.Series(p["category"].to_numpy(), index=p["id"].to_numpy()).reindex(ids)
     intervals = category.map({c: r.interval_days for c, r in rules.rules.items()}).to_numpy(dtype=float)
     never = last["result"].isna().to_numpy()
-    gone = last["result"].isin(["closed", "not_found"]).to_numpy()
     last_on = pd.to_datetime(last["on_day"])
     recheck = pd.to_datetime(last["follow_up_due"]).fillna(last_on + pd.Timedelta(days=rules.recheck_days))
     today = pd.Timestamp(day)
     failed = (last["result"] == "fail").to_numpy() & (recheck <= today).to_numpy()
     overdue = (today >= last_on + pd.to_timedelta(intervals, unit="D")).to_numpy()
     reason = np.select([never, failed, overdue], ["never_inspected", "failed_recheck", "overdue"], "")
-    keep = ~gone & (reason != "")
+    keep = reason != ""
     result = dict(zip(ids[keep], reason[keep], strict=True))
     facts = rules.day_facts(day)
     zi, zs = tree.query(layers.zone_geoms, predicate="dwithin", distance=rules.hazards.radius_m * SEARCH_SLACK)
