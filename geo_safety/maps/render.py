@@ -62,27 +62,35 @@ _STOP_FIELDS = (
     ("last", "上次检查"),
     ("days_overdue", "逾期天数"),
     ("address", "地址"),
+    ("today", "今日检查结果"),
     ("id", "编号"),
 )
 
 
-def stop_properties(props: dict[str, Any]) -> dict[str, Any]:
-    """What a stop's popup shows, as plain values (the browser writes them as text)."""
+def stop_properties(stop: dict[str, Any]) -> dict[str, Any]:
+    """What a stop of the day plan shows in its popup, as plain values (the browser writes them as text)."""
+    distance, rule = stop.get("distance_m"), stop.get("rule_distance_m")
+    visit = stop.get("visit") or {}
     return {
-        "route_order": props.get("route_order"),
-        "name": props["name"],
-        "category_cn": styles.CATEGORY_CN.get(props["category"], props["category"]),
-        "reason_cn": styles.REASON_CN.get(props.get("reason") or "", props.get("reason")),
-        "violation": bool(props["violation"]),
-        "violation_cn": "是（禁止设立）" if props["violation"] else "否",
-        "school": props["nearest_school_name"],
-        "distance": f"{props['distance_m']:.1f} 米（规定 {props['rule_distance_m']:.0f} 米）",
-        "last": props.get("last_inspected_on") or "从未检查",
-        "days_overdue": props.get("days_overdue"),
-        "address": props.get("address"),
-        "id": props["target_id"],
-        "_fill": styles.REASON_COLOUR.get(props.get("reason") or "", "#7f8c8d"),
+        "route_order": stop["order"],
+        "name": stop["name"],
+        "category_cn": stop.get("category_cn") or stop.get("category"),
+        "reason_cn": stop.get("reason_cn") or styles.REASON_CN.get(stop.get("reason") or "", stop.get("reason")),
+        "violation": bool(stop["violation"]),
+        "violation_cn": "是（禁止设立）" if stop["violation"] else "否",
+        "school": stop.get("nearest_school_name"),
+        "distance": None if distance is None else f"{distance:.1f} 米" + (f"（规定 {rule:.0f} 米）" if rule else ""),
+        "last": stop.get("last_inspected_on") or "从未检查",
+        "days_overdue": stop.get("days_overdue"),
+        "address": stop.get("address"),
+        "today": RESULT_CN.get(visit.get("result") or ""),
+        "id": stop["target_id"],
+        "done": stop.get("status") == "done",
+        "_fill": styles.REASON_COLOUR.get(stop.get("reason") or "", "#7f8c8d"),
     }
+
+
+RESULT_CN = {"pass": "合格", "fail": "不合格", "closed": "已关闭", "not_found": "未找到"}
 
 
 def _fields(pairs: tuple[tuple[str, str], ...]) -> tuple[list[str], list[str]]:
@@ -423,33 +431,34 @@ def add_schools(fmap: folium.Map, schools: list[dict[str, Any]]) -> None:
     layer.add_to(fmap)
 
 
+def _point(stop: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "Point", "coordinates": [stop["lon"], stop["lat"]]}
+
+
+def _route_lines(plan: dict[str, Any]) -> list[list[list[float]]]:
+    route = plan.get("route") or {}
+    return [line for line in route.get("coordinates", []) if len(line) > 1]
+
+
 def add_plan(fmap: folium.Map, plan: dict[str, Any], other_due: list[dict[str, Any]]) -> None:
     stops = folium.FeatureGroup(name="今日巡查路线", show=True)
-    route = plan.get("route") or {}
-    if len(route.get("coordinates", [])) > 1:
+    lines = _route_lines(plan)
+    if lines:  # one line per land part: never a leg across the sea
         folium.PolyLine(
-            [[y, x] for x, y in route["coordinates"]],
+            [[[y, x] for x, y in line] for line in lines],
             color=styles.ROUTE_COLOUR,
             weight=4,
             opacity=0.8,
             dash_array="8 6",
             class_name="gs-route",
         ).add_to(stops)
-    if plan.get("start"):
-        start_icon = folium.DivIcon(
-            html='<div class="gs-start" title="起点">起</div>',
-            icon_size=(22, 22),
-            icon_anchor=(11, 11),
-            class_name="gs-start-icon",
-        )
-        folium.Marker(plan["start"][::-1], icon=start_icon, title="起点").add_to(stops)
     stops.add_child(
         Stops(
             {
                 "type": "FeatureCollection",
                 "features": [
-                    {"type": "Feature", "geometry": f["geometry"], "properties": stop_properties(f["properties"])}
-                    for f in plan["features"]
+                    {"type": "Feature", "geometry": _point(stop), "properties": stop_properties(stop)}
+                    for stop in plan["stops"]
                 ],
             },
             *_fields(_STOP_FIELDS),
@@ -461,22 +470,25 @@ def add_plan(fmap: folium.Map, plan: dict[str, Any], other_due: list[dict[str, A
 
 
 def today_map(data: TodayMapData, basemap: Basemap | None = None, *, inline_assets: bool = False) -> folium.Map:
-    # a phone screen opens on the day's stops, not the whole district
-    fmap = base_map(data.districts, basemap, focus=data.plan["features"])
+    # a phone screen opens on the day's stops of the land part still to be worked, not the whole district
+    stops = data.plan["stops"]
+    first = next((s for s in stops if s.get("status") != "done"), stops[0] if stops else None)
+    focus = [{"geometry": _point(s)} for s in stops if first is not None and s["group"] == first["group"]]
+    fmap = base_map(data.districts, basemap, focus=focus or None)
     add_rings(fmap, data.rings)
     add_schools(fmap, data.schools)
     add_plan(fmap, data.plan, data.other_due)
     symbols = [
         Symbol("stop", styles.REASON_COLOUR[r], styles.DUE_EDGE, f"今日检查点（数字=顺序）· {styles.REASON_CN[r]}")
         for r in styles.REASON_COLOUR
-        if any(f["properties"].get("reason") == r for f in data.plan["features"])
+        if any(s.get("reason") == r and s.get("status") != "done" for s in stops)
     ]
-    if any(f["properties"]["violation"] for f in data.plan["features"]):
+    if any(s.get("status") == "done" for s in stops):
+        symbols.append(Symbol("stop", styles.DONE_COLOUR, styles.DUE_EDGE, "今日已检查（✓）"))
+    if any(s["violation"] for s in stops):
         symbols.append(Symbol("stop", "#7f8c8d", styles.VIOLATION_COLOUR, "今日检查点 · 违规（紫色粗边）"))
-    if data.plan.get("start"):
-        symbols.append(Symbol("start", styles.ROUTE_COLOUR, None, "起点"))
-    if len((data.plan.get("route") or {}).get("coordinates", [])) > 1:
-        symbols.append(Symbol("line", None, styles.ROUTE_COLOUR, "建议路线"))
+    if _route_lines(data.plan):
+        symbols.append(Symbol("line", None, styles.ROUTE_COLOUR, "建议路线（海岛单独规划）"))
     symbols += due_symbols(data.other_due)
     if data.schools:
         symbols.append(Symbol("dot", styles.SCHOOL_COLOUR, "#ffffff", "学校校门"))
@@ -490,11 +502,12 @@ def today_map(data: TodayMapData, basemap: Basemap | None = None, *, inline_asse
     length_km = (data.plan.get("route_length_m") or 0) / 1000
     summary = (
         f"<h4>{html.escape(data.title)}</h4><div>日期：{data.day}</div>"
-        f"<div>今日计划：<b class='gs-plan-count'>{len(data.plan['features'])}</b> 处，"
+        f"<div>今日计划：<b class='gs-plan-count'>{len(stops)}</b> 处，已完成 {data.plan.get('done', 0)} 处，"
         f"路线 {length_km:.1f} 公里</div>"
-        f"<div>待查合计：<b class='gs-total-due'>{data.total_due}</b></div>"
+        + (f"<div class='gs-plan-notice'>{html.escape(data.plan['notice'])}</div>" if data.plan.get("notice") else "")
+        + f"<div>辖区待查合计：<b class='gs-total-due'>{data.total_due}</b> 处（含今日计划）</div>"
     )
-    shown = len(data.plan["features"]) + len(data.other_due)
+    shown = len(stops) + len(data.other_due)
     if shown < data.total_due:
         summary += f"<div>地图显示优先级最高的 {shown} 处</div>"
     return _finish(fmap, summary, inline_assets)

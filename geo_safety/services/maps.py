@@ -24,7 +24,8 @@ from geo_safety.maps.render import (
 )
 from geo_safety.maps.tiles import basemap
 from geo_safety.ruleset import RuleSet
-from geo_safety.services import hotspots, inspections, links, reports
+from geo_safety.services import hotspots, inspections, links, plans, reports
+from geo_safety.services.users import Principal
 from geo_safety.settings import Settings
 
 
@@ -47,17 +48,28 @@ def today_map_html(
     day: date,
     districts: tuple[str, ...] | None,
     *,
-    limit: int = 20,
-    start: tuple[float, float] | None = None,
-    within_m: float | None = None,
+    user: Principal | None = None,
+    limit: int = plans.DEFAULT_STOPS,
     inline_assets: bool = False,
 ) -> RenderedPage:
-    """The inspector's map of ``day``: boundary, rule rings, schools, the numbered route and the rest due."""
+    """The inspector's map of ``day``: boundary, rule rings, schools, the day's numbered stops and the rest due.
+
+    The stops are the day plan the phone app shows (an inspector's stored plan; for others and the printed
+    file, the plan an inspector would get), islands planned apart: the map and the app never disagree.
+    """
     scope = list(districts) if districts else None
     tiles = basemap(settings.tiles, settings.tianditu_key)
-    everything = inspections.shared_due(engine, rules, day, districts)  # the same list as today's plan
-    plan = inspections.plan_from(everything, limit, start, within_m)  # one due query serves both
-    planned = {f["id"] for f in plan["features"]}
+    if user is not None and user.may("inspect"):
+        plan = plans.today(engine, rules, user, day, districts, limit)
+    else:
+        plan = plans.preview(engine, rules, day, districts, limit)
+    everything = inspections.shared_due(engine, rules, day, districts)
+    planned = {(s["target_type"], s["target_id"]) for s in plan["stops"]}
+    other_due = [
+        f
+        for f in everything["features"]
+        if (f["properties"]["target_type"], f["properties"]["target_id"]) not in planned
+    ]
     with engine.connect() as conn:
         outline = _features(conn.execute(queries.district_outline(), {"districts": scope}), ("code", "name"))
         rings = {
@@ -82,7 +94,7 @@ def today_map_html(
         rings=rings,
         schools=gates,
         plan=plan,
-        other_due=[f for f in everything["features"] if f["id"] not in planned],
+        other_due=other_due,
         total_due=everything["numberMatched"],
     )
     return render_html(today_map(data, tiles, inline_assets=inline_assets), data.title, tiles)

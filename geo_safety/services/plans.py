@@ -17,6 +17,7 @@ import json
 import threading
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -437,6 +438,19 @@ def today(
     with engine.connect() as conn:
         row = _load(conn, user.id, day, scope_key(districts))
         return _render(conn, rules, row, day, districts)
+
+
+def preview(
+    engine: Engine, rules: RuleSet, day: date, districts: tuple[str, ...] | None, limit: int = DEFAULT_STOPS
+) -> dict[str, Any]:
+    """The plan an inspector would be given, not stored: for the printed map and accounts that do not inspect."""
+    _check_limit(limit)
+    stops, groups = _new_plan(engine, rules, day, districts, limit)
+    now = datetime.now(LOCAL_TZ)
+    with engine.connect() as conn:
+        return _render(
+            conn, rules, SimpleNamespace(stops=stops, groups=groups, created_at=now, updated_at=now), day, districts
+        )
 
 
 def replan(

@@ -14,7 +14,6 @@ from geo_safety.api.deps import EngineDep, SettingsDep, get_rules, page_user
 from geo_safety.api.limits import HEAVY_PAGE, HEAVY_PAGE_IF_WIDE_RADIUS
 from geo_safety.api.pages import map_response
 from geo_safety.api.params import Day
-from geo_safety.api.routers.inspections import parse_start
 from geo_safety.errors import Forbidden
 from geo_safety.rules import today_local
 from geo_safety.ruleset import RuleSet
@@ -59,20 +58,16 @@ PageDep = Annotated[MapPage, Depends(map_page)]
 
 
 @router.get("/inspection/today", response_class=HTMLResponse)
-def inspection_today(
-    page: PageDep,
-    limit: Annotated[int, Query(ge=1, le=50)] = 20,
-    start: str | None = None,
-    within_m: Annotated[float | None, Query(gt=0, le=100_000)] = None,
-) -> HTMLResponse:
-    """Today's inspection map: rule buffers, due premises by reason, the numbered route, locate-me."""
-    origin = parse_start(start)
-    key = ("today-map", id(page.rules), id(page.settings), page.day, page.scope, limit, origin, within_m)
+def inspection_today(page: PageDep, limit: Annotated[int, Query(ge=1, le=50)] = 20) -> HTMLResponse:
+    """Today's inspection map to print or share: the day plan the phone app shows (an inspector's own), rule
+    buffers, the other due premises by reason, islands planned apart."""
+    owner = page.user.id if page.user.may("inspect") else None  # an inspector's plan is their own
+    key = ("today-map", id(page.rules), id(page.settings), page.day, page.scope, limit, owner)
     rendered = cache.cached(
         page.engine,
         key,
         lambda: today_map_html(
-            page.engine, page.rules, page.settings, page.day, page.scope, limit=limit, start=origin, within_m=within_m
+            page.engine, page.rules, page.settings, page.day, page.scope, user=page.user, limit=limit
         ),
     )
     return map_response(rendered)

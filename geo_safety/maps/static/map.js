@@ -96,8 +96,10 @@
     stops: function (group, collection, fields, aliases) {
       (collection.features || []).forEach(function (feature) {
         var p = feature.properties || {};
-        var icon = text("div", p.route_order, "gs-due" + (p.violation ? " gs-violation" : ""));
-        if (COLOUR.test(p._fill || "")) { icon.style.background = p._fill; }
+        // a stop already visited today keeps its place, ticked off
+        var icon = text("div", p.done ? "✓" : p.route_order,
+                        "gs-due" + (p.violation ? " gs-violation" : "") + (p.done ? " gs-done" : ""));
+        if (!p.done && COLOUR.test(p._fill || "")) { icon.style.background = p._fill; }
         var c = feature.geometry.coordinates;
         var marker = L.marker([c[1], c[0]], {
           icon: L.divIcon({html: icon, className: "gs-due-icon", iconSize: [28, 28], iconAnchor: [14, 14]}),
