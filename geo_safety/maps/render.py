@@ -607,8 +607,15 @@ def hotspots_map(
         f"<h4>{html.escape(title)}</h4><div>日期：{hotspots['date']}"
         f"{'（重点时段：' + html.escape(key) + '）' if key else ''}</div>"
         f"<div>隐患点：<b class='gs-hotspot-count'>{hotspots['numberMatched']}</b></div>"
+        + _calendar_notice(hotspots)
     )
     return _finish(fmap, summary, inline_assets)
+
+
+def _calendar_notice(hotspots: dict[str, Any]) -> str:
+    """Key periods of a year without the official notice are computed: the map says so (issue 20)."""
+    notice = hotspots.get("calendar_notice")
+    return f"<div class='gs-provisional'>{html.escape(notice)}</div>" if notice else ""
 
 
 @dataclass
@@ -725,7 +732,7 @@ def district_map(data: DistrictMapData, basemap: Basemap | None, *, inline_asset
     symbols.append(DISTRICT_LINE)
     fmap.add_child(HtmlControl(legend("图例", symbols, note)))
     title = district_title(data)
-    panel = _summary_html(title, data.day, data.summary) + islands
+    panel = _summary_html(title, data.day, data.summary) + _calendar_notice(data.hotspots) + islands
     if not inline_assets:  # served pages link their printable files; a written file stands alone
         code, day = quote(str(data.district["properties"]["code"])), quote(data.day)
         panel += (

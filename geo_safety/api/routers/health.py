@@ -26,4 +26,4 @@ def get_health(request: Request, engine: EngineDep, settings: SettingsDep) -> di
             detailed = True
         except Unauthenticated:
             pass  # wrong or stale credentials: the anonymous answer
-    return health.check(engine, detailed=detailed)
+    return health.check(engine, detailed=detailed, calendar=request.app.state.rules.calendar)
