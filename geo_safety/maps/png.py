@@ -184,6 +184,8 @@ def district_figure(data: DistrictMapData) -> Any:
     ax.set_aspect("equal")
     ax.set_xticks([])
     ax.set_yticks([])
+    ax.set_xlabel("")
+    ax.set_ylabel("")
     for spine in ax.spines.values():
         spine.set_color("#999")
     summary = data.summary
@@ -214,8 +216,8 @@ def district_figure(data: DistrictMapData) -> Any:
         fontweight="bold",
         arrowprops={"facecolor": "black", "width": 4, "headwidth": 12},
     )
-    for index, (name, shape) in enumerate(islands):  # insets, stacked from the main map's lower right
-        inset = ax.inset_axes((0.72, 0.03 + 0.3 * index, 0.26, 0.26))
+    for index, (name, shape) in enumerate(islands):  # insets beside the main map, under the legend
+        inset = fig.add_axes((0.72 + 0.13 * index, 0.14, 0.24 / len(islands), 0.26))
         _draw_layers(inset, data, scale=0.6)
         ix0, iy0, ix1, iy1 = _metric_bounds(shape, pad=0.15)
         inset.set_xlim(ix0, ix1)
@@ -223,6 +225,8 @@ def district_figure(data: DistrictMapData) -> Any:
         inset.set_aspect("equal")
         inset.set_xticks([])
         inset.set_yticks([])
+        inset.set_xlabel("")
+        inset.set_ylabel("")
         inset.set_facecolor("#eef5fb")
         inset.set_title(f"{name}（另图，比例不同）", fontsize=8, pad=2)
         ilength = _nice_length(ix1 - ix0)
@@ -240,10 +244,10 @@ def district_figure(data: DistrictMapData) -> Any:
             fontsize=6,
         )
     handles, note = _legend_handles(data)
-    legend_ax = fig.add_axes((0.7, 0.2, 0.29, 0.67))
+    legend_ax = fig.add_axes((0.7, 0.44 if islands else 0.2, 0.29, 0.43 if islands else 0.67))
     legend_ax.set_axis_off()
     legend_ax.legend(handles=handles, loc="upper left", fontsize=8.5, frameon=True, title="图例", title_fontsize=10)
-    fig.text(0.7, 0.08, _wrap(note, 24), fontsize=7.5, color="#444", va="bottom")
+    fig.text(0.7, 0.03, _wrap(note, 26), fontsize=7.5, color="#444", va="bottom")
     fig.text(
         0.02,
         0.025,

@@ -866,15 +866,17 @@ def overview_map(
                 },
             ).add_child(TablePopup(*_fields(_OVERVIEW_FIELDS))).add_child(Label("label")).add_to(layer)
         layer.add_to(fmap)
-        used = {_overview_shade(v, classes) for v in values}
+        members: dict[int, list[str]] = {}
+        for feature, value in zip(districts, values, strict=True):
+            members.setdefault(_overview_shade(value, classes), []).append(feature["properties"]["name"])
         symbols = [
             Symbol(
                 "area",
                 styles.OVERVIEW_SHADES[i],
                 "#34495e",
                 (f"{low:.{decimals}f}" if i == 0 and low == high else f"{low:.{decimals}f}–{high:.{decimals}f}")
-                + f" {unit}"
-                + ("" if i in used else "（本图无）"),
+                + f" {unit}："
+                + ("、".join(members[i]) if i in members else "本图无"),
             )
             for i, (low, high) in enumerate(classes)
         ]

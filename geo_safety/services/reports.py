@@ -214,15 +214,16 @@ def _figure(report: dict[str, Any], kind: str, ax: Any) -> None:
         bars = ax.bar(positions, values, width, label=label, color=colour)
         ax.bar_label(bars, fmt="%g", fontsize=8, padding=1)
     ax.set_xticks(range(len(rows)), names)
-    ax.set_title(title, fontsize=12)
+    ax.set_title(title, fontsize=12, pad=24 if len(series) > 1 else 6)
     ax.spines[["top", "right"]].set_visible(False)
     ax.margins(y=0.15)
     if kind == "compliance":
         ax.set_ylim(0, 110)
     else:
         ax.yaxis.get_major_locator().set_params(integer=True)
-    if len(series) > 1:
-        ax.legend(fontsize=8, frameon=False, loc="upper left", ncols=2)
+        ax.set_ylim(bottom=0, top=max(ax.get_ylim()[1], 1))
+    if len(series) > 1:  # above the bars, under the title: never over a bar or its number
+        ax.legend(fontsize=8, frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=len(series))
 
 
 def _pyplot() -> Any:
