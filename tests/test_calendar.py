@@ -237,3 +237,13 @@ def test_hotspot_api_and_ogc_items_carry_the_flag(world, client: TestClient) -> 
     assert items.status_code == 200, items.text
     features = items.json()["features"]
     assert features and all(f["properties"]["key_period_provisional"] is True for f in features)
+
+
+def test_a_report_over_a_computed_year_says_it_is_provisional(beihai: Engine, packaged: KeyCalendar) -> None:
+    from geo_safety.services.reports import programme
+
+    rules = dataclasses.replace(load_rules(), calendar=without_official(packaged, 2027))
+    firm = programme(beihai, rules, date(2026, 10, 1), date(2026, 10, 31), None)
+    assert firm["provisional"] is False and firm["calendar_notice"] is None
+    computed = programme(beihai, rules, date(2027, 1, 1), date(2027, 1, 31), None)
+    assert computed["provisional"] is True and "2027" in computed["calendar_notice"]

@@ -83,7 +83,15 @@ def programme(
     total["schools_compliant_pct"] = (
         round(100 * total["schools_compliant"] / total["schools"], 1) if total["schools"] else None
     )
-    return {"from": date_from.isoformat(), "to": date_to.isoformat(), "districts": rows, "total": total}
+    notice = rules.calendar.notice(date_from, date_to)  # unguarded zones at the ends depend on key periods
+    return {
+        "from": date_from.isoformat(),
+        "to": date_to.isoformat(),
+        "districts": rows,
+        "total": total,
+        "provisional": notice is not None,
+        "calendar_notice": notice,
+    }
 
 
 def as_table(report: dict[str, Any]) -> pd.DataFrame:
