@@ -12,21 +12,18 @@ from geo_safety.api.pages import TEMPLATES
 
 #: status -> (title, what to do next)
 ADVICE = {
-    400: ("请求有误 Bad request", "请检查地址中的参数后重试。Check the parameters in the address."),
-    401: ("需要登录 Please log in", "登录后会回到这个页面。You will come back here after logging in."),
-    403: (
-        "没有权限 Not allowed",
-        "这个账号不能打开此页面。请返回首页，或换一个账号登录。Go home or log in as someone else.",
-    ),
-    404: ("找不到 Not found", "地址可能有误，或内容已被删除。请从首页重新进入。Start again from the home page."),
-    408: ("请求超时 Too slow", "请缩小范围（区县、日期）后重试。Narrow the request and try again."),
-    409: ("内容冲突 Conflict", "数据已被他人修改，请刷新后重试。Reload and try again."),
-    413: ("内容过大 Too large", "请缩小文件或范围后重试。Send less and try again."),
-    422: ("无法处理 Cannot process", "请按提示修改后重试。Correct what the message says and try again."),
-    429: ("请求太多 Too many requests", "请稍候再试。Wait a moment and try again."),
+    400: ("请求有误", "请检查地址中的参数后重试。"),
+    401: ("需要登录", "登录后会回到这个页面。"),
+    403: ("没有权限", "这个账号不能打开此页面。请返回首页，或换一个账号登录。"),
+    404: ("找不到", "地址可能有误，或内容已被删除。请从首页重新进入。"),
+    408: ("请求超时", "请缩小范围（区县、日期）后重试。"),
+    409: ("内容冲突", "数据已被他人修改，请刷新后重试。"),
+    413: ("内容过大", "请缩小文件或范围后重试。"),
+    422: ("无法处理", "请按提示修改后重试。"),
+    429: ("请求太多", "请稍候再试。"),
 }
 _GENERIC = {"Not Found", "Method Not Allowed", "Unauthorized", "Forbidden", "Bad Request", "Internal Server Error"}
-SERVER_ERROR = ("服务暂时不可用 Service unavailable", "请稍后再试；问题持续时请联系管理员。Try again shortly.")
+SERVER_ERROR = ("服务暂时不可用", "请稍后再试；问题持续时请联系管理员。")
 
 
 def wants_page(scope: Scope) -> bool:

@@ -34,7 +34,7 @@ from geo_safety.settings import Settings
 router = APIRouter(tags=["auth"])
 CSRF_COOKIE = "gs_csrf"
 _CSRF_MAX_AGE = 2 * 3600
-WRONG = "用户名或密码错误 Wrong user name or password"
+WRONG = "用户名或密码错误"
 
 
 def _safe_next(target: str | None) -> str:
