@@ -487,6 +487,7 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument(
         "--force", action="store_true", help="restore: disconnect other sessions (e.g. a running service) first"
     )
+    db.add_argument("--yes", action="store_true", help="destroy: do not ask for a confirmation")
     db.set_defaults(func=cmd_db)
 
     load = sub.add_parser("load", help="load a GeoJSON, GeoPackage, zipped Shapefile, KML or CSV file into a layer")
@@ -533,7 +534,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     users.set_defaults(func=cmd_users)
 
-    db.add_argument("--yes", action="store_true", help="destroy: do not ask for a confirmation")
     audit = sub.add_parser("audit", help="the audit trail of writes")
     audit.add_argument("--since", required=True, help="ISO date or date-time (Asia/Shanghai unless given)")
     audit.add_argument("--limit", type=int, default=1000)
