@@ -1,7 +1,8 @@
 """Self-hosted map assets: field networks often block public CDNs, so no map may load anything from one.
 
 Leaflet and jQuery come from the XStatic-Leaflet and XStatic-jQuery packages (registry packages,
-pinned by pip); plugins that folium ships (leaflet-heat) come from folium's own package data. A map
+pinned by pip); plugins that folium ships (leaflet-heat) come from folium's own package data; the zone
+editor's Leaflet-Geoman is vendored from npm into ``static/geoman``. A map
 either links them from the app (``/static/vendor/…``) or, for files handed out by the command
 line, inlines them (self-contained).
 """
@@ -52,9 +53,10 @@ LEAFLET = [Asset("leaflet", "leaflet.css"), Asset("leaflet", "leaflet.js"), Asse
 MAP_CSS = Asset("geo_safety", "map.css")
 MAP_JS = Asset("geo_safety", "map.js")
 HEAT = Asset("folium", "leaflet_heat.min.js")
-DRAW = [Asset("geo_safety", "leaflet-draw/leaflet.draw.css"), Asset("geo_safety", "leaflet-draw/leaflet.draw.js")]
-HAZARD_EDITOR = Asset("geo_safety", "hazard_editor.js")
-HOME_LINK = '<a href="/" title="首页 Home" aria-label="首页 Home">⌂</a>'
+#: Leaflet-Geoman free (vendored from npm, see static/geoman/README.md): edits MultiPolygons and holes
+GEOMAN = [Asset("geo_safety", "geoman/leaflet-geoman.css"), Asset("geo_safety", "geoman/leaflet-geoman.min.js")]
+HAZARD_EDITOR = [Asset("geo_safety", "hazard_editor.css"), Asset("geo_safety", "hazard_editor.js")]
+HOME_LINK = '<a href="/" title="首页" aria-label="首页">⌂</a>'
 
 
 def _strip_cdn_defaults(element: MacroElement | Element) -> None:

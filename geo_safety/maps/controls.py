@@ -143,46 +143,169 @@ def to_json(value: object) -> str:
 
 
 class HazardEditor(MacroElement):
-    """Runs ``hazard_editor.js`` on this map with the zones (GeoJSON Features) and whether the user may edit."""
+    """Runs ``hazard_editor.js`` on this map: the zones (GeoJSON Features), the districts (code, name) for the
+    list's filter, the day of the guard state and whether the user may edit."""
 
     _template = Template(
         """
         {% macro script(this, kwargs) %}
-        geoSafetyHazardEditor({{ this._parent.get_name() }}, {{ this.zones|tojson }}, {{ this.can_edit|tojson }});
+        geoSafetyHazardEditor({{ this._parent.get_name() }}, {{ this.zones|tojson }}, {{ this.can_edit|tojson }},
+                              {{ this.districts|tojson }}, {{ this.day|tojson }});
         {% endmacro %}
         """
     )
 
-    def __init__(self, zones: list[dict], can_edit: bool) -> None:
+    def __init__(self, zones: list[dict], can_edit: bool, districts: list[dict] | None = None, day: str = "") -> None:
         super().__init__()
         self._name = "HazardEditor"
-        self.zones, self.can_edit = zones, can_edit
+        self.zones, self.can_edit, self.districts, self.day = zones, can_edit, districts or [], day
 
 
-HAZARD_FORM = """
-<div id="gs-hazard-form" hidden>
-  <h4>水域属性 Zone</h4>
-  <label>名称 Name <input name="name" required></label>
-  <label>类型 Kind <select name="kind">
-    <option value="pond">池塘 pond</option><option value="pit">坑塘 pit</option>
-    <option value="reservoir">水库 reservoir</option><option value="river">河流 river</option>
-    <option value="canal">水渠 canal</option><option value="coast">海岸 coast</option>
-    <option value="beach">海滩 beach</option><option value="other">其他 other</option></select></label>
-  <label>责任单位 Unit <input name="responsible_unit"></label>
-  <label>责任人 Person <input name="responsible_person"></label>
-  <label>电话 Phone <input name="phone"></label>
-  <fieldset><legend>防护措施 Measures</legend>
-    <label><input type="checkbox" name="warning_sign"> 警示牌</label>
-    <label><input type="checkbox" name="lifebuoy"> 救生圈</label>
-    <label><input type="checkbox" name="rescue_rope"> 救生绳</label>
-    <label><input type="checkbox" name="rescue_pole"> 救生杆</label>
-    <label><input type="checkbox" name="fence"> 围栏</label></fieldset>
-  <fieldset><legend>巡查 Patrol</legend>
-    <label>从 From <input name="valid_from" type="date"></label>
-    <label>至 To <input name="valid_to" type="date"></label>
-    <label>星期 Weekdays (1-7) <input name="weekdays" placeholder="6,7"></label>
-    <label><input type="checkbox" name="holidays"> 节假日 holidays</label>
-    <label>巡查人 Patroller <input name="patroller"></label></fieldset>
-  <button class="gs-save" type="button">保存 Save</button> <button class="gs-cancel" type="button">取消</button>
+_KINDS = (
+    ("pond", "池塘"),
+    ("pit", "坑塘/积水坑"),
+    ("reservoir", "水库"),
+    ("river", "河流"),
+    ("canal", "水渠"),
+    ("coast", "海岸"),
+    ("beach", "海滩"),
+    ("other", "其他水域"),
+)
+_MEASURES = (
+    ("warning_sign", "警示牌"),
+    ("lifebuoy", "救生圈"),
+    ("rescue_rope", "救生绳"),
+    ("rescue_pole", "救生杆"),
+    ("fence", "围栏"),
+)
+_KIND_OPTIONS = "".join(f'<option value="{k}">{t}</option>' for k, t in _KINDS)
+_MISSING_OPTIONS = "".join(
+    f'<option value="{k}">{t}</option>'
+    for k, t in (*_MEASURES, ("responsible_person", "责任人"), ("patrol", "巡查安排"))
+)
+
+
+def _error_slot(name: str) -> str:
+    return f'<div class="gs-field-error" data-error-for="{name}" role="alert"></div>'
+
+
+def _text_field(name: str, label: str, extra: str = "") -> str:
+    return (
+        f'<div class="gs-field" data-field="{name}"><label for="gs-f-{name}">{label}</label>'
+        f'<input id="gs-f-{name}" name="{name}" {extra}>{_error_slot(name)}</div>'
+    )
+
+
+_WEEKDAYS = "".join(
+    f'<label class="gs-day"><input type="checkbox" data-weekday="{n}"><span>{d}</span></label>'
+    for n, d in enumerate("一二三四五六日", start=1)
+)
+
+#: one patrol row, cloned by the editor for each patrol
+PATROL_TEMPLATE = f"""
+<template id="gs-patrol-template">
+  <fieldset class="gs-patrol"><legend>巡查安排 <span class="gs-patrol-no"></span></legend>
+    <div class="gs-field gs-half"><label>起始日期 <input type="date" data-key="valid_from"></label>
+      <div class="gs-field-error" data-error-for="valid_from" role="alert"></div></div>
+    <div class="gs-field gs-half"><label>截止日期 <input type="date" data-key="valid_to"></label>
+      <div class="gs-field-error" data-error-for="valid_to" role="alert"></div></div>
+    <div class="gs-field"><span class="gs-label">星期</span><span class="gs-days">{_WEEKDAYS}</span>
+      <div class="gs-field-error" data-error-for="weekdays" role="alert"></div></div>
+    <div class="gs-field"><label class="gs-switch"><input type="checkbox" data-key="holidays">
+      <span>节假日也巡查</span></label></div>
+    <div class="gs-field"><label>巡查人 <input data-key="patroller" maxlength="100"></label></div>
+    <button type="button" class="gs-patrol-remove">删除此巡查安排</button>
+  </fieldset>
+</template>
+"""
+
+HAZARD_FORM = f"""
+<form id="gs-hazard-form" class="gs-hz-form" novalidate>
+  <div class="gs-hz-form-head"><b class="gs-hz-form-title">未选择水域</b>
+    <span class="gs-hz-form-version"></span></div>
+  <div class="gs-form-error" data-error-for="_form" role="alert"></div>
+  <fieldset class="gs-shape-tools"><legend>形状</legend>
+    <button type="button" data-tool="vertices" aria-pressed="false">编辑顶点</button>
+    <button type="button" data-tool="drag" aria-pressed="false">整体移动</button>
+    <button type="button" data-tool="add-part" aria-pressed="false">添加部分</button>
+    <button type="button" data-tool="add-hole" aria-pressed="false">挖洞</button>
+    <button type="button" data-tool="remove-part" aria-pressed="false">删除部分或洞</button>
+    <button type="button" data-tool="undo-shape">还原形状</button>
+    <div class="gs-shape-info"></div>
+    {_error_slot("geometry")}
+  </fieldset>
+  {_text_field("name", "名称（必填）", 'maxlength="200" required')}
+  <div class="gs-field" data-field="kind"><label for="gs-f-kind">类型（必填）</label>
+    <select id="gs-f-kind" name="kind">{_KIND_OPTIONS}</select>{_error_slot("kind")}</div>
+  {_text_field("depth_m", "水深（米）", 'type="number" min="0" max="9999" step="0.1" inputmode="decimal"')}
+  {_text_field("owner", "权属单位", 'maxlength="200"')}
+  {_text_field("responsible_unit", "责任单位", 'maxlength="200"')}
+  {_text_field("responsible_person", "责任人", 'maxlength="100"')}
+  {_text_field("phone", "联系电话", 'type="tel" maxlength="40"')}
+  <fieldset class="gs-measures"><legend>防护措施</legend>
+    {"".join(f'<label><input type="checkbox" name="{k}"> {t}</label>' for k, t in _MEASURES)}
+  </fieldset>
+  <div class="gs-patrols" data-field="patrols"><div class="gs-patrol-list"></div>
+    {_error_slot("patrols")}
+    <button type="button" class="gs-patrol-add">添加巡查安排</button></div>
+  <div class="gs-form-actions">
+    <button type="submit" class="gs-save">保存</button>
+    <button type="button" class="gs-cancel">取消</button>
+    <button type="button" class="gs-show-history">修改历史</button>
+    <button type="button" class="gs-delete">删除水域</button>
+  </div>
+</form>
+{PATROL_TEMPLATE}
+"""
+
+
+def hazard_sidebar(day: str, zones: int, unguarded: int, form: bool) -> str:
+    """The editor's side panel: summary and status, the zone list with its filters, the form, the history."""
+    return f"""
+<aside id="gs-hz-side" class="gs-hz-side">
+  <header class="gs-hz-head"><h1>危险水域</h1>
+    <div class="gs-hz-summary">日期 {html.escape(day)} · 水域 <b class="gs-zone-count">{zones}</b> 处，
+      未落实防护 <b class="gs-unguarded-count">{unguarded}</b> 处</div>
+    <div id="gs-status" role="status" aria-live="polite"></div></header>
+  <nav class="gs-hz-tabs" role="tablist">
+    <button type="button" role="tab" data-tab="list">水域列表</button>
+    <button type="button" role="tab" data-tab="form">{"属性与形状" if form else "详细信息"}</button>
+    <button type="button" role="tab" data-tab="history">修改历史</button></nav>
+  <section class="gs-hz-pane" data-pane="list" id="gs-hz-list">
+    <input type="search" name="q" placeholder="按名称、编号或责任人搜索" aria-label="搜索">
+    <div class="gs-hz-filters">
+      <label>类型 <select name="f_kind"><option value="">全部</option>{_KIND_OPTIONS}</select></label>
+      <label>区县 <select name="f_district"><option value="">全部</option></select></label>
+      <label>防护 <select name="f_guard"><option value="">全部</option><option value="guarded">已落实</option>
+        <option value="unguarded">未落实</option></select></label>
+      <label>缺少 <select name="f_missing"><option value="">不限</option><option value="any">任一项</option>
+        {_MISSING_OPTIONS}</select></label>
+    </div>
+    <div class="gs-hz-count"></div>
+    <table class="gs-hz-table"><thead><tr>
+      <th><button type="button" data-sort="id">编号</button></th>
+      <th><button type="button" data-sort="name">名称</button></th>
+      <th><button type="button" data-sort="kind">类型</button></th>
+      <th><button type="button" data-sort="district">区县</button></th>
+      <th><button type="button" data-sort="missing">缺项</button></th></tr></thead><tbody></tbody></table>
+    {'<p class="gs-hint">新建水域：用地图左上角的“绘制多边形”或“绘制长方形”。</p>' if form else ""}
+  </section>
+  <section class="gs-hz-pane" data-pane="form" id="gs-hz-form-pane">{HAZARD_FORM}</section>
+  <section class="gs-hz-pane" data-pane="history" id="gs-hz-history">
+    <h2 class="gs-hz-history-title">请先在列表中选择水域</h2>
+    <div id="gs-hz-history-map" class="gs-hz-history-map"></div>
+    <div class="gs-hz-history-legend"><span class="gs-key gs-key-old"></span>修改前
+      <span class="gs-key gs-key-new"></span>修改后</div>
+    <ol class="gs-hz-history-list"></ol>
+  </section>
+</aside>
+<div id="gs-hz-conflict" class="gs-hz-conflict" role="alertdialog" aria-labelledby="gs-hz-conflict-title" hidden>
+  <h2 id="gs-hz-conflict-title">保存冲突：别人已修改此水域</h2>
+  <p class="gs-hz-conflict-text"></p>
+  <div><span class="gs-key gs-key-mine"></span>我的修改（未保存）</div>
+  <div><span class="gs-key gs-key-stored"></span>已保存的最新版本</div>
+  <ul class="gs-hz-conflict-changes"></ul>
+  <button type="button" class="gs-conflict-reload">放弃我的修改，载入最新版本</button>
+  <button type="button" class="gs-conflict-overwrite">以我的修改覆盖最新版本</button>
 </div>
 """

@@ -9,17 +9,18 @@ from urllib.parse import quote
 
 import folium
 import shapely
+from branca.element import Element
 
 from geo_safety.maps import styles
-from geo_safety.maps.assets import DRAW, HAZARD_EDITOR, HEAT, attach_assets
+from geo_safety.maps.assets import GEOMAN, HAZARD_EDITOR, HEAT, attach_assets
 from geo_safety.maps.controls import (
-    HAZARD_FORM,
     HazardEditor,
     HtmlControl,
     Label,
     LocateControl,
     Stops,
     TablePopup,
+    hazard_sidebar,
     legend_html,
 )
 from geo_safety.maps.page import RenderedPage, render_page
@@ -521,23 +522,23 @@ def hazard_editor_map(
     can_edit: bool,
     day: str,
 ) -> folium.Map:
-    """The planners' map: zones green (guarded on ``day``) or red (unguarded); draw, edit, delete, save."""
+    """The planners' zone editor: a side panel (list, form, history) beside the map of zones, green when
+    guarded on ``day``, red when not; Leaflet-Geoman draws and edits shapes (``hazard_editor.js``)."""
     fmap = base_map(districts, basemap)
-    summary = (
-        f"<h4>危险水域 Water hazard zones</h4><div>日期 Date: {day}</div>"
-        f"<div>水域 Zones: <b class='gs-zone-count'>{len(zones)}</b>，"
-        f"未达标 unguarded: <b class='gs-unguarded-count'>{sum(1 for z in zones if not z['properties']['guarded'])}</b>"
-        "</div><div id='gs-status'></div>"
+    unguarded = sum(1 for z in zones if not z["properties"]["guarded"])
+    fmap.get_root().html.add_child(
+        Element(hazard_sidebar(day, len(zones), unguarded, can_edit)), name="gs_hazard_sidebar"
     )
-    fmap.add_child(HtmlControl(summary, position="topright", css_class="gs-panel"))
-    if can_edit:
-        fmap.add_child(HtmlControl(HAZARD_FORM, position="topright", css_class="gs-panel gs-form-panel"))
-    rows = [("dot", "#27ae60", "已落实防护 guarded"), ("dot", "#e74c3c", "未落实 unguarded (措施/责任人/巡查缺失)")]
-    # bottom left: the zone form grows down the right-hand side and its Save button must stay reachable
-    fmap.add_child(HtmlControl(legend_html("图例 Legend", rows), position="bottomleft"))
+    rows = [
+        ("dot", "#27ae60", "已落实防护"),
+        ("dot", "#e74c3c", "未落实防护（缺措施、责任人或巡查）"),
+        ("line", "#1f5fbf", "选中的水域"),
+    ]
+    fmap.add_child(HtmlControl(legend_html("图例", rows), position="bottomright"))
     fmap.add_child(LocateControl())
-    fmap.add_child(HazardEditor(zones, can_edit))
-    attach_assets(fmap, [*DRAW, HAZARD_EDITOR])
+    district_names = [{"code": d["properties"]["code"], "name": d["properties"]["name"]} for d in districts]
+    fmap.add_child(HazardEditor(zones, can_edit, district_names, day))
+    attach_assets(fmap, [*GEOMAN, *HAZARD_EDITOR])
     return fmap
 
 

@@ -39,6 +39,7 @@ LAYER = get_layer("water_hazards")
 EDITABLE = tuple(f.name for f in LAYER.fields if f.name != "id")
 MIN_AREA_M2 = 10.0
 MAX_AREA_M2 = 100e6
+MAX_DEPTH_M = 9999.0
 _GEOD = Geod(ellps="WGS84")
 _COLUMNS = ", ".join(EDITABLE)
 
@@ -50,9 +51,11 @@ def _validate(
     try:
         geom = shapely.geometry.shape(geometry)
     except (AttributeError, KeyError, TypeError, ValueError, shapely.errors.GEOSException) as exc:
-        raise InvalidGeometry(f"geometry: not a GeoJSON geometry ({exc})") from exc
+        raise InvalidGeometry(f"geometry: not a GeoJSON geometry ({exc})", code="zone.not_geojson") from exc
     if geom.geom_type not in ("Polygon", "MultiPolygon"):
-        raise InvalidGeometry(f"geometry: a water zone is a Polygon or MultiPolygon, not a {geom.geom_type}")
+        raise InvalidGeometry(
+            f"geometry: a water zone is a Polygon or MultiPolygon, not a {geom.geom_type}", code="zone.geometry_type"
+        )
     was_valid, reason = bool(shapely.is_valid(geom)), shapely.is_valid_reason(geom)
     frame = pd.DataFrame([{**{k: props.get(k) for k in EDITABLE}, "id": "new", "geometry": geom}], index=[1])
     if isinstance(frame.at[1, "patrols"], list):
@@ -63,23 +66,53 @@ def _validate(
     try:
         row = validator.convert(frame).iloc[0]
     except ImportRejected as exc:
-        raise InvalidInput(f"{exc.field}: {exc.problem}") from exc
+        raise InvalidInput(f"{exc.field}: {exc.problem}", code=_code_of(exc)) from exc
     clean = {k: (None if isinstance(row[k], float) and np.isnan(row[k]) else row[k]) for k in EDITABLE}
+    if clean["depth_m"] is not None and not 0 <= clean["depth_m"] <= MAX_DEPTH_M:  # the column is numeric(6, 2)
+        raise InvalidInput(
+            f"depth_m: {clean['depth_m']} m is not a depth of 0 to {MAX_DEPTH_M:g} m", code="validation.depth_m"
+        )
     wgs = row["geometry"]
     area = abs(_GEOD.geometry_area_perimeter(wgs)[0])
     if area < MIN_AREA_M2:
-        raise InvalidGeometry(f"geometry: an area of {area:.1f} m² is a sliver, not a water zone (minimum 10 m²)")
+        raise InvalidGeometry(
+            f"geometry: an area of {area:.1f} m² is a sliver, not a water zone (minimum 10 m²)", code="zone.too_small"
+        )
     if area > MAX_AREA_M2:
-        raise InvalidGeometry(f"geometry: an area of {area / 1e6:.0f} km² is implausible (maximum 100 km²)")
+        raise InvalidGeometry(
+            f"geometry: an area of {area / 1e6:.0f} km² is implausible (maximum 100 km²)", code="zone.too_big"
+        )
     report = None
     if not was_valid:
         report = {"was": reason, "parts": len(shapely.get_parts(wgs)), "area_m2": round(area, 1)}
     return clean, wgs, str(row["district_code"]), report
 
 
+def _code_of(exc: ImportRejected) -> str:
+    """The stable code of a refusal by the importer's checks: ``zone.…`` for the shape, else ``validation.<field>``."""
+    problem = exc.problem
+    if exc.field == "geometry" or exc.field is None:
+        for start, code in _GEOMETRY_CODES:
+            if problem.startswith(start):
+                return code
+        return "zone.invalid_geometry"
+    if problem == "missing required field":
+        return f"validation.{exc.field}.required"
+    return f"validation.{exc.field}"
+
+
+#: how the importer's geometry refusals begin, and their codes
+_GEOMETRY_CODES = (
+    ("outside the service area", "zone.outside_service_area"),
+    ("more than", "zone.too_many_vertices"),
+    ("wrong geometry type", "zone.geometry_type"),
+    ("the service area is empty", "zone.no_service_area"),
+)
+
+
 def _missing(hazard_id: str) -> NotFound:
     """The one answer for an id that does not exist and for a zone the caller may not see."""
-    return NotFound(f"no water hazard with id {hazard_id!r}")
+    return NotFound(f"no water hazard with id {hazard_id!r}", code="zone.not_found")
 
 
 def _check_write(
@@ -93,7 +126,8 @@ def _check_write(
         return
     if refusal.kind == "stored":
         raise _missing(str(hazard_id))
-    raise Forbidden(refusal.reason(write_scope))
+    code = "zone.crosses_district" if refusal.kind == "reach" else "zone.outside_scope"
+    raise Forbidden(refusal.reason(write_scope), code=code)
 
 
 def _feature(conn: Connection, rules: RuleSet, hazard_id: str, day: date, user: Principal) -> dict[str, Any]:
@@ -113,7 +147,10 @@ def _feature(conn: Connection, rules: RuleSet, hazard_id: str, day: date, user: 
     if row is None or not user.covers(row["district_code"]):
         raise _missing(hazard_id)
     if row["deleted_at"] is not None:
-        raise NotFound(f"water hazard {hazard_id} was deleted on {row['deleted_at']:%Y-%m-%d}; see its history")
+        raise NotFound(
+            f"water hazard {hazard_id} was deleted on {row['deleted_at']:%Y-%m-%d}; see its history",
+            code="zone.deleted",
+        )
     facts = {**rules.day_facts(day), "districts": [row["district_code"]]}
     state = {r.id: r.missing for r in conn.execute(queries.zone_guard_state(), facts)}
     props = {k: v for k, v in row.items() if k not in ("geometry", "deleted_at")}
@@ -183,7 +220,9 @@ def update(
         raise VersionRequired("say which version you edited: an If-Match header or a 'version' field")
     unknown = set(changes) - set(EDITABLE)
     if unknown:
-        raise InvalidInput(f"unknown or read-only properties: {', '.join(sorted(unknown))}")
+        raise InvalidInput(
+            f"unknown or read-only properties: {', '.join(sorted(unknown))}", code="validation.unknown_property"
+        )
     with engine.begin() as conn:
         current = _feature(conn, rules, hazard_id, day, user)
         merged = {**{k: current["properties"][k] for k in EDITABLE}, **changes}

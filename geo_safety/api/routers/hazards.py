@@ -11,7 +11,7 @@ from geo_safety.api.deps import Allowed, EngineDep, ScopeDep, UserDep, actor_of,
 from geo_safety.api.limits import HEAVY_IF_WIDE_RADIUS
 from geo_safety.api.params import Day, Offset, check_zone_vertices
 from geo_safety.crs import Datum
-from geo_safety.errors import InvalidInput
+from geo_safety.errors import InvalidInput, TooLarge
 from geo_safety.rules import today_local
 from geo_safety.ruleset import RuleSet
 from geo_safety.services import hazards, hotspots
@@ -44,8 +44,17 @@ def _if_match(value: str | None) -> int | None:
         return None
     cleaned = value.strip().removeprefix("W/").strip('"')
     if not cleaned.isdigit():
-        raise InvalidInput('If-Match takes the ETag of the version you read, e.g. "3"')
+        raise InvalidInput('If-Match takes the ETag of the version you read, e.g. "3"', code="version.malformed")
     return int(cleaned)
+
+
+def _check_vertices(geometry: dict[str, Any]) -> None:
+    """The vertex limit, before shapely or pyarrow spend memory on the geometry."""
+    try:
+        check_zone_vertices(geometry)
+    except TooLarge as exc:
+        exc.code = "zone.too_many_vertices"
+        raise
 
 
 def _with_etag(response: Response, feature: dict[str, Any]) -> dict[str, Any]:
@@ -64,7 +73,7 @@ def create_hazard(
     repair: bool = False,
 ) -> dict[str, Any]:
     """Add a zone. Invalid polygons are refused with the reason and place, or repaired with ``repair=true``."""
-    check_zone_vertices(body.geometry)  # before shapely or pyarrow spend memory on it
+    _check_vertices(body.geometry)
     feature = hazards.create(
         engine, rules, user, actor_of(request, user), body.properties, body.geometry, body.datum, repair, today_local()
     )
@@ -93,7 +102,7 @@ def patch_hazard(
 ) -> dict[str, Any]:
     """Change properties and/or geometry of the version you read; a stale version gets 412 (If-Match) or 409."""
     if body.geometry is not None:
-        check_zone_vertices(body.geometry)
+        _check_vertices(body.geometry)
     header_version = _if_match(if_match)
     feature = hazards.update(
         engine,
