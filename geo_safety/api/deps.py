@@ -240,6 +240,9 @@ def get_rules(request: Request) -> RuleSet:
     return request.app.state.rules
 
 
+RulesDep = Annotated[RuleSet, Depends(get_rules)]
+
+
 def actor_of(request: Request, user: Principal) -> Actor:
     return Actor(user.name, client_address(request))
 

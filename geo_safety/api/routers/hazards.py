@@ -7,18 +7,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from geo_safety.api.deps import Allowed, EngineDep, ScopeDep, UserDep, actor_of, get_rules
+from geo_safety.api.deps import Allowed, EngineDep, RulesDep, ScopeDep, UserDep, actor_of
 from geo_safety.api.limits import HEAVY_IF_WIDE_RADIUS
 from geo_safety.api.params import Day, Offset, check_zone_vertices
 from geo_safety.crs import Datum
 from geo_safety.errors import InvalidInput, TooLarge
 from geo_safety.rules import today_local
-from geo_safety.ruleset import RuleSet
 from geo_safety.services import hazards, hotspots
 from geo_safety.services.users import Principal
 
 router = APIRouter(prefix="/api/v1", tags=["water hazards"])
-RulesDep = Annotated[RuleSet, Depends(get_rules)]
 PlannerDep = Annotated[Principal, Depends(Allowed("edit_hazards"))]
 DayQuery = Day
 

@@ -8,19 +8,17 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from geo_safety.api.deps import Allowed, EngineDep, ScopeDep, actor_of, get_rules
+from geo_safety.api.deps import Allowed, EngineDep, RulesDep, ScopeDep, actor_of
 from geo_safety.api.limits import HEAVY_IF_CITY
 from geo_safety.api.params import Day, Offset, SaneDate, SaneDateTime
 from geo_safety.crs import Datum
 from geo_safety.errors import InvalidInput
 from geo_safety.rules import InspectionResult, today_local
-from geo_safety.ruleset import RuleSet
 from geo_safety.services import inspections
 from geo_safety.services.users import Principal
 
 router = APIRouter(prefix="/api/v1/inspections", tags=["inspections"])
 
-RulesDep = Annotated[RuleSet, Depends(get_rules)]
 DayQuery = Day
 
 

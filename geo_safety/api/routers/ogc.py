@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import html
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from geo_safety.api.deps import SESSION_COOKIE, EngineDep, SettingsDep, UserDep, get_rules
+from geo_safety.api.deps import SESSION_COOKIE, EngineDep, RulesDep, SettingsDep, UserDep
 from geo_safety.api.limits import HEAVY_IF_QUERY_COLLECTION
 from geo_safety.api.pages import TEMPLATES, map_response
 from geo_safety.errors import BadParameter, NotFound
 from geo_safety.maps.render import items_map, render_html
-from geo_safety.ruleset import RuleSet
 from geo_safety.services import features, ogc, users
 
 router = APIRouter(tags=["OGC API – Features"])
-RulesDep = Annotated[RuleSet, Depends(get_rules)]
 GEOJSON = "application/geo+json"
 
 

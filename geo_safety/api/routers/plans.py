@@ -6,20 +6,18 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from geo_safety.api.deps import Allowed, EngineDep, ScopeDep, UserDep, get_rules
+from geo_safety.api.deps import Allowed, EngineDep, RulesDep, ScopeDep, UserDep
 from geo_safety.api.limits import HEAVY_IF_CITY
 from geo_safety.api.params import Day
 from geo_safety.api.schemas_plans import Checklists, DayPlan, ReplanIn
 from geo_safety.crs import to_wgs84
 from geo_safety.rules import today_local
-from geo_safety.ruleset import RuleSet
 from geo_safety.services import features, plans
 from geo_safety.services.inspections import MAX_PLAN
 from geo_safety.services.users import Principal
 
 router = APIRouter(prefix="/api/v1", tags=["plans"])
 
-RulesDep = Annotated[RuleSet, Depends(get_rules)]
 InspectorDep = Annotated[Principal, Depends(Allowed("inspect"))]
 
 

@@ -17,18 +17,16 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from geo_safety.api.deps import Allowed, EngineDep, SettingsDep, UserDep, actor_of, get_rules
+from geo_safety.api.deps import Allowed, EngineDep, RulesDep, SettingsDep, UserDep, actor_of
 from geo_safety.api.params import SaneDate, SaneDateTime
 from geo_safety.crs import Datum
 from geo_safety.errors import InvalidInput
 from geo_safety.rules import InspectionResult
-from geo_safety.ruleset import RuleSet
 from geo_safety.services import visits
 from geo_safety.services.photos import MAX_PHOTOS
 from geo_safety.services.users import Principal
 
 router = APIRouter(tags=["visits"])
-RulesDep = Annotated[RuleSet, Depends(get_rules)]
 InspectorDep = Annotated[Principal, Depends(Allowed("inspect"))]
 #: Photos never change once stored: the browser may keep them, but only for this user (``private``).
 PHOTO_CACHE = "private, max-age=86400, immutable"
