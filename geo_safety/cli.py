@@ -447,7 +447,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from geo_safety.api.app import create_app
+    from geo_safety.api.requestlog import configure
 
+    configure()  # JSON lines with the request id and tracebacks, on stderr
     # idle keep-alive connections are closed; request bodies have their own deadline (BodyLimit)
     # proxy_headers=False: the app itself decides whom to believe about X-Forwarded-For (``trusted_proxies``)
     timeouts = {"timeout_keep_alive": settings.keep_alive_s, "timeout_graceful_shutdown": 30, "proxy_headers": False}

@@ -330,8 +330,8 @@ def test_backup_and_restore_round_trip(beihai: Engine, settings: Settings, data_
     with beihai.begin() as conn:
         conn.execute(
             text(
-                "DELETE FROM inspections; DELETE FROM premises WHERE category = 'hotel'; "
-                "UPDATE water_hazards SET name = 'changed'"
+                "DELETE FROM premise_status_history; DELETE FROM inspections; "
+                "DELETE FROM premises WHERE category = 'hotel'; UPDATE water_hazards SET name = 'changed'"
             )
         )
     assert table_checksums(beihai) != before

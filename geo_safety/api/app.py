@@ -15,6 +15,7 @@ from geo_safety import __version__
 from geo_safety.api.browser_errors import BrowserErrors
 from geo_safety.api.errors import install_error_handlers
 from geo_safety.api.middleware import BodyLimit, SecurityHeaders
+from geo_safety.api.requestlog import RequestId
 from geo_safety.api.routers import (
     audit,
     auth,
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type", "If-Match", "X-Requested-With"],
             expose_headers=["ETag"],
         )
+    app.add_middleware(RequestId)  # outermost: every log line of the request carries its id
     app.state.rules = load_rules(settings.rules, settings.calendar)
     routers = (health, auth, ogc, users, audit, features, imports, inspections, hazards, reports, maps, basemap)
     for module in (*routers, fieldapp, plans, visits, officer):

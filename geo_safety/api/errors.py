@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from geo_safety.api.requestlog import REQUEST_ID
 from geo_safety.errors import (
     BadParameter,
     Conflict,
@@ -154,8 +155,9 @@ def install_error_handlers(app: FastAPI) -> None:
                 status_code=503,
                 headers={"Retry-After": "5"},
             )
-        log.error("%s %s failed in the database: %s", request.method, request.url.path, type(exc.orig).__name__)
-        return JSONResponse(error_body("internal error; it has been logged", "internal"), status_code=500)
+        log.error("%s %s failed in the database", request.method, request.url.path, exc_info=exc)
+        body = error_body("internal error; it has been logged", "internal", request_id=REQUEST_ID.get())
+        return JSONResponse(body, status_code=500)
 
     @app.exception_handler(SATimeoutError)
     async def _pool(request: Request, exc: SATimeoutError) -> JSONResponse:
@@ -165,6 +167,19 @@ def install_error_handlers(app: FastAPI) -> None:
             status_code=503,
             headers={"Retry-After": "5"},
         )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        """Anything unforeseen: the traceback in the log under the request's id; the caller gets the id only."""
+        # Starlette runs this outside every middleware: the request's id comes back from its state
+        request_id = getattr(request.state, "request_id", None)
+        token = REQUEST_ID.set(request_id)
+        try:
+            log.error("%s %s failed unexpectedly", request.method, request.url.path, exc_info=exc)
+        finally:
+            REQUEST_ID.reset(token)
+        body = error_body("internal error; it has been logged", "internal", request_id=request_id)
+        return JSONResponse(body, status_code=500, headers={"X-Request-ID": request_id} if request_id else None)
 
     @app.exception_handler(GeoSafetyError)
     async def _domain(request: Request, exc: GeoSafetyError) -> JSONResponse:
@@ -177,5 +192,5 @@ def install_error_handlers(app: FastAPI) -> None:
             body = error_body(str(exc), exc.code, current_version=exc.current_version)
             return JSONResponse(body, status_code=code, headers={"ETag": f'"{exc.current_version}"'})
         if code >= 500:
-            log.error("%s %s failed: %s", request.method, request.url.path, exc)
+            log.error("%s %s failed: %s", request.method, request.url.path, exc, exc_info=exc)
         return JSONResponse(error_body(str(exc), exc.code), status_code=code, headers=headers)
