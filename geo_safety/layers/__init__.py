@@ -15,6 +15,7 @@ from geo_safety.layers.links import HazardSchoolLink, PremiseSchoolLink
 from geo_safety.layers.premises import Premise, PremiseStatusHistory
 from geo_safety.layers.schools import School
 from geo_safety.layers.users import ApiToken, AuditEntry, User, WebSession
+from geo_safety.layers.versions import DataVersion
 from geo_safety.layers.water_hazards import WaterHazard
 from geo_safety.rules import (
     GUARD_MEASURES,
@@ -171,6 +172,7 @@ __all__ = [
     "ApiToken",
     "AuditEntry",
     "Base",
+    "DataVersion",
     "DayPlan",
     "District",
     "FieldSpec",

@@ -143,12 +143,17 @@ SHARED_DUE = 1000
 
 
 def shared_due(engine: Engine, rules: RuleSet, day: date, districts: tuple[str, ...] | None) -> dict[str, Any]:
-    """The first ``SHARED_DUE`` of the due list, computed once per data version for the plan and the map.
+    """The first ``SHARED_DUE`` of the due list, computed once per data version of its districts for the plan and
+    the map (the inspectors' stored plans are not read: opening one recomputes nothing).
 
     Callers must not change it (``plan_from`` copies what it changes).
     """
     return cache.cached(
-        engine, ("due", id(rules), day, districts), lambda: due(engine, rules, day, districts, limit=SHARED_DUE)
+        engine,
+        ("due", id(rules), day, districts),
+        lambda: due(engine, rules, day, districts, limit=SHARED_DUE),
+        districts=districts,
+        layers=cache.DUE_LAYERS,
     )
 
 

@@ -69,6 +69,7 @@ def inspection_today(page: PageDep, limit: Annotated[int, Query(ge=1, le=50)] = 
         lambda: today_map_html(
             page.engine, page.rules, page.settings, page.day, page.scope, user=page.user, limit=limit
         ),
+        districts=page.scope,
     )
     return map_response(rendered)
 
