@@ -1,6 +1,6 @@
 """The local cluster after its home was deleted (issue 15 item 4), and ``geo-safety db destroy``.
 
-As root the server runs as ``postgres``, which cannot reach pytest's temp folders (``/tmp/pytest-of-root`` is
+As root the server runs as ``postgres``, which cannot reach pytest's temp folders (root's ``pytest-of-root`` folder is
 0700), so these clusters keep their data under ``/var/lib/postgresql/geo_safety/``: outside the home, where it
 outlives the home's deletion.
 """

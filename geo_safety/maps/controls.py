@@ -30,7 +30,7 @@ class HtmlControl(MacroElement):
 class TablePopup(MacroElement):
     """A popup table of chosen properties on every feature of its parent GeoJSON layer, written as text.
 
-    folium's ``GeoJsonPopup`` puts property values into ``innerHTML``; a stored name such as
+    folium's own GeoJSON popup class puts property values into ``innerHTML``; a stored name such as
     ``<img src=x onerror=…>`` would run. Here values only ever become ``textContent`` (``map.js``).
     """
 
