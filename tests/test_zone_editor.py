@@ -406,3 +406,59 @@ def test_version_scope_and_access_codes(sample: dict[str, str], settings: Settin
     for answer, status, code in cases:
         assert (answer.status_code, answer.json().get("code")) == (status, code), answer.text
     assert cases[2][0].json()["current_version"] == 1  # the stale answer still says which version is stored
+
+
+def _pixel(page, zone_id: str, lon: float, lat: float) -> tuple[float, float]:
+    """Page pixel position of a point on the map."""
+    x, y = page.evaluate(
+        f"(() => {{ const m = window.geoSafetyHazardEditor.layer('{zone_id}')._map;"
+        f" const p = m.latLngToContainerPoint([{lat}, {lon}]); const r = m.getContainer().getBoundingClientRect();"
+        " return [p.x + r.left, p.y + r.top]; })()"
+    )
+    return x, y
+
+
+def _draw_triangle(page, x: float, y: float, size: float) -> None:
+    for dx, dy in ((0, -size), (size, size), (-size, size), (0, -size)):
+        page.mouse.click(x + dx, y + dy)
+        page.wait_for_timeout(120)
+
+
+def test_holes_and_parts_are_added_and_removed_and_the_zone_moves(
+    sample: dict[str, str], settings: Settings, session_engine: Engine
+) -> None:
+    zone = ZONE  # two parts
+    before = _zone(session_engine, zone)
+    inside = [part.representative_point() for part in shapely.geometry.shape(before["geometry"]).geoms]
+    with live_server(settings) as base, browser_page(WIDTH, HEIGHT) as (page, watch):
+        _open(page, base, f"/maps/hazards#{zone}", "planner", sample["planner"])
+        _selected(page, zone)
+        page.evaluate(f"window.geoSafetyHazardEditor.layer('{zone}')._map.setZoom(18, {{animate: false}})")
+        x, y = _pixel(page, zone, inside[0].x, inside[0].y)
+        page.click(".gs-shape-tools [data-tool=add-hole]")
+        _draw_triangle(page, x, y, 20)
+        wait_until(page, "document.getElementById('gs-status').textContent.includes('已添加一个洞')")
+        assert "1 个洞" in page.locator(".gs-shape-info").inner_text()
+        page.click(".gs-shape-tools [data-tool=remove-part]")
+        page.mouse.click(x, y + 2)  # inside the hole
+        wait_until(page, "document.getElementById('gs-status').textContent.includes('已删除一个洞')")
+        page.click(".gs-shape-tools [data-tool=remove-part]")
+        page.mouse.click(*_pixel(page, zone, inside[1].x, inside[1].y))
+        wait_until(page, "document.getElementById('gs-status').textContent.includes('已删除一个部分')")
+        assert page.locator(".gs-shape-info").inner_text().startswith("当前形状：1 个部分")
+        page.click(".gs-shape-tools [data-tool=add-part]")
+        _draw_triangle(page, x - 300, y, 40)
+        wait_until(page, "document.getElementById('gs-status').textContent.includes('已添加一个部分')")
+        page.click(".gs-shape-tools [data-tool=drag]")
+        x, y = _pixel(page, zone, inside[0].x, inside[0].y)
+        page.mouse.move(x, y)
+        page.mouse.down()
+        page.mouse.move(x + 20, y + 10, steps=8)
+        page.mouse.up()
+        page.click(".gs-save")
+        wait_until(page, "document.getElementById('gs-status').textContent.includes('已保存')")
+        assert "2 个部分" in _status(page)
+        assert watch.console_errors == []
+    after = _zone(session_engine, zone)
+    assert after["version"] == before["version"] + 1 and len(after["geometry"]["coordinates"]) == 2
+    assert not shapely.geometry.shape(after["geometry"]).equals(shapely.geometry.shape(before["geometry"]))

@@ -673,6 +673,9 @@
                           drawCircle: false, drawText: false, editMode: false, dragMode: false, cutPolygon: false,
                           removalMode: false, rotateMode: false, drawPolygon: true, drawRectangle: true});
       map.pm.setGlobalOptions({allowSelfIntersection: false, snappable: true, snapDistance: 12});
+      // while drawing, clicks on a zone must reach Geoman (a hole is drawn on top of its zone)
+      map.on("pm:drawstart", function () { map.getContainer().classList.add("gs-drawing"); });
+      map.on("pm:drawend", function () { map.getContainer().classList.remove("gs-drawing"); });
       map.on("pm:create", function (e) {
         var drawn = e.layer, ring = drawn.getLatLngs()[0];
         map.removeLayer(drawn);
