@@ -64,7 +64,7 @@ def log_in(client: TestClient, name: str, password: str, next: str = "/"):
 
 
 def _no_data(response) -> None:
-    assert set(response.json()) == {"detail"}
+    assert set(response.json()) == {"detail", "code"}  # the reason and its stable code, nothing of the data
     for name in premises_frame()["name"]:
         assert name not in response.text
 

@@ -19,7 +19,7 @@ import xstatic.pkg.jquery as xstatic_jquery
 import xstatic.pkg.leaflet as xstatic_leaflet
 from branca.element import Element, MacroElement
 
-from geo_safety.maps.controls import HtmlControl
+from geo_safety.maps.controls import BundledBasemap, HtmlControl
 
 LEAFLET_DIR = Path(xstatic_leaflet.BASE_DIR)
 JQUERY_DIR = Path(xstatic_jquery.BASE_DIR)
@@ -52,6 +52,8 @@ class Asset:
 LEAFLET = [Asset("leaflet", "leaflet.css"), Asset("leaflet", "leaflet.js"), Asset("jquery", "jquery.min.js")]
 MAP_CSS = Asset("geo_safety", "map.css")
 MAP_JS = Asset("geo_safety", "map.js")
+BASEMAP = [Asset("geo_safety", "basemap.css"), Asset("geo_safety", "basemap.js")]
+BASEMAP_FEATURES_URL = "/api/v1/basemap/features"
 HEAT = Asset("folium", "leaflet_heat.min.js")
 #: Leaflet-Geoman free (vendored from npm, see static/geoman/README.md): edits MultiPolygons and holes
 GEOMAN = [Asset("geo_safety", "geoman/leaflet-geoman.css"), Asset("geo_safety", "geoman/leaflet-geoman.min.js")]
@@ -85,11 +87,16 @@ def _inline_css(asset: Asset) -> str:
 def attach_assets(fmap: folium.Map, extra: list[Asset] | None = None, *, inline: bool = False) -> None:
     """Replace folium's CDN assets with Leaflet (and ``extra``) served by the app, or inlined."""
     _strip_cdn_defaults(fmap)
-    if not inline:  # a served page: a way home (a file handed out has no home to go to)
+    served = []
+    if not inline:
+        # a served page: a way home (a file handed out has none), and the light basemap the app serves itself,
+        # drawn below any tile layer (a missing tile shows land and sea, never grey)
         fmap.add_child(HtmlControl(HOME_LINK, position="topleft", css_class="leaflet-bar gs-home"))
+        fmap.add_child(BundledBasemap(BASEMAP_FEATURES_URL))
+        served = BASEMAP
     header = fmap.get_root().header
     header.add_child(Element('<link rel="icon" href="data:,">'), name="gs_no_favicon")  # no 404 in the console
-    for i, asset in enumerate([*LEAFLET, MAP_CSS, MAP_JS, *(extra or [])]):
+    for i, asset in enumerate([*LEAFLET, MAP_CSS, MAP_JS, *served, *(extra or [])]):
         if inline:
             body = _inline_css(asset) if asset.is_css else asset.path.read_text(encoding="utf-8")
             tag = f"<style>{body}</style>" if asset.is_css else f"<script>{body}</script>"

@@ -27,6 +27,39 @@ class HtmlControl(MacroElement):
         self.html, self.position, self.css_class = html, position, css_class
 
 
+class MetricScale(MacroElement):
+    """A scale bar in metres only (folium's adds miles, which no one here uses)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        L.control.scale({imperial: false, maxWidth: 160}).addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "MetricScale"
+
+
+class BundledBasemap(MacroElement):
+    """The light basemap drawn from the bundled real data (land, sea, district lines, town names; basemap.js)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        geoSafetyBasemap({{ this._parent.get_name() }}, {{ this.source|tojson }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, source: str) -> None:
+        super().__init__()
+        self._name = "BundledBasemap"
+        self.source = source
+
+
 class TablePopup(MacroElement):
     """A popup table of chosen properties on every feature of its parent GeoJSON layer, written as text.
 

@@ -18,6 +18,7 @@ from geo_safety.maps.controls import (
     HtmlControl,
     Label,
     LocateControl,
+    MetricScale,
     Stops,
     TablePopup,
     hazard_sidebar,
@@ -357,7 +358,8 @@ def base_map(
     districts: list[dict[str, Any]], basemap: Basemap | None, focus: list[dict[str, Any]] | None = None
 ) -> folium.Map:
     """Boundary (and basemap) of the districts; opens on ``focus`` features when given, else the districts."""
-    fmap = folium.Map(tiles=None, control_scale=True, prefer_canvas=False, zoom_start=12, location=[21.5, 109.2])
+    fmap = folium.Map(tiles=None, prefer_canvas=False, zoom_start=12, location=[21.5, 109.2])
+    fmap.add_child(MetricScale())
     if basemap is not None:
         folium.TileLayer(
             tiles=basemap.url,
@@ -903,7 +905,8 @@ def overview_map(
 
 def items_map(title: str, features: list[dict[str, Any]], counts: str, pages: list[tuple[str, str]]) -> folium.Map:
     """A page of an OGC API collection as a small map, with links to the previous and next page."""
-    fmap = folium.Map(tiles=None, location=[21.6, 109.3], zoom_start=9, control_scale=True)
+    fmap = folium.Map(tiles=None, location=[21.6, 109.3], zoom_start=9)
+    fmap.add_child(MetricScale())
     if features:
         layer = folium.GeoJson(
             {"type": "FeatureCollection", "features": features},

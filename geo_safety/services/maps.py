@@ -89,7 +89,7 @@ def today_map_html(
     names = "、".join(f["properties"]["name"] for f in outline) or "全市"
     data = TodayMapData(
         day=day.isoformat(),
-        title=f"今日巡查 Today's inspections · {names}",
+        title=f"今日巡查 · {names}",
         districts=outline,
         rings=rings,
         schools=gates,
