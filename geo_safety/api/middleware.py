@@ -88,7 +88,8 @@ class _BodyTooSlow(Exception):
 
 
 async def _too_slow(send: Send, seconds: float) -> None:
-    body = json.dumps({"detail": f"the request body arrived too slowly (not complete within {seconds:g} s)"}).encode()
+    detail = f"the request body arrived too slowly (not complete within {seconds:g} s)"
+    body = json.dumps({"detail": detail, "code": "request.timeout"}).encode()
     await send(
         {
             "type": "http.response.start",
@@ -104,7 +105,8 @@ async def _too_slow(send: Send, seconds: float) -> None:
 
 
 async def _too_large(send: Send, limit: int) -> None:
-    body = json.dumps({"detail": f"the request body is larger than {limit // (1024 * 1024)} MB"}).encode()
+    detail = f"the request body is larger than {limit // (1024 * 1024)} MB"
+    body = json.dumps({"detail": detail, "code": "request.too_large"}).encode()
     await send(
         {
             "type": "http.response.start",

@@ -60,10 +60,13 @@ class ImportOut(BaseModel):
 
 
 class Problem(BaseModel):
-    """Every 4xx/5xx body: ``detail`` says what is wrong (a sentence, or FastAPI's list of field errors)."""
+    """Every 4xx/5xx body: ``detail`` says what is wrong (a sentence, or FastAPI's list of field errors);
+    ``code`` is stable, for clients to show their own text (e.g. ``zone.invalid_geometry``, ``version.stale``)."""
 
     detail: str | list[dict[str, Any]]
+    code: str | None = None
     current_version: int | None = None
+    request_id: str | None = None
 
 
 #: documented on every operation, so clients (and the fuzzer) know the error shape
