@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -25,6 +26,8 @@ from bench.world import BENCH_DIR, Server, World, build
 from geo_safety.db import make_engine
 from geo_safety.ruleset import RuleSet, load_rules
 from geo_safety.services.sample import SCALES
+
+SECTIONS = ("import", "queries", "load", "maps", "field", "mixed")
 
 
 def machine(world: World) -> list[str]:
@@ -73,23 +76,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench.run")
     parser.add_argument("--reuse", action="store_true", help="keep worlds built by an earlier run")
     parser.add_argument("--load-seconds", type=int, default=60)
-    parser.add_argument(
-        "--only", default="import,queries,load,maps,field", help="comma-separated sections (default: all)"
-    )
+    parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections (default: all)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     server = Server.local()
     rules = load_rules()
     lines: list[str] = ["# Benchmark results", ""]
+    only = set(args.only.split(","))
 
     worlds: dict[str, World] = {}
-    for scale in ("city", "province"):
+    for scale in ("city", "province") if only - {"mixed"} else ("city",):  # the mixed load is measured at city scale
         world = existing(server, scale) if args.reuse else None
         if world is None:
             print(f"building the {scale} world …", flush=True)
             world = build(server, scale)
         worlds[scale] = world
-    city, province = worlds["city"], worlds["province"]
+    city, province = worlds["city"], worlds.get("province")
     lines += ["## Machine", "", *machine(city), ""]
 
     lines += ["## Worlds (generated, loaded through `geo-safety load`)", ""]
@@ -97,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         "| scale | districts | schools | premises | water zones | inspections | load s (premises) |",
         "|---|---|---|---|---|---|---|",
     ]
-    for world in (city, province):
+    for world in worlds.values():
         size = SCALES[world.scale]
         with world.engine.connect() as conn:
             n_districts = conn.execute(text("SELECT count(*) FROM districts")).scalar_one()
@@ -117,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         shown = len(lines)
         print(f"{label} …", flush=True)
 
-    only = set(args.only.split(","))
+    section_starts: dict[str, int] = {}
     if "import" in only:
         progress("import benchmark")
         lines += import_section(server)
@@ -133,11 +135,35 @@ def main(argv: list[str] | None = None) -> int:
     if "field" in only:
         progress("field app")
         lines += fieldload.section(fieldload.run(server))
+    if "mixed" in only:
+        progress("mixed load")
+        section_starts["mixed"] = len(lines)
+        lines += mixed_section(city, args.load_seconds)
     lines.append(f"Whole run: {fmt(time.perf_counter() - started)} s.")
+    print("\n".join(lines[shown:]))
+    if set(section_starts) == only:  # a section measured on its own: the rest of RESULTS.md stays as it was
+        replace_section(lines[section_starts["mixed"] : -1])
+        return 0
     report = "\n".join(lines) + "\n"
     (BENCH_DIR / "RESULTS.md").write_text(report)
-    print("\n".join(lines[shown:]))
     return 0
+
+
+def replace_section(block: list[str]) -> None:
+    """Put ``block`` (starting with its ``## `` heading) in place of its section of RESULTS.md, or at its end."""
+    path = BENCH_DIR / "RESULTS.md"
+    body = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
+    text_block = "\n".join(block).rstrip() + "\n"
+    start = body.find(block[0])
+    if start >= 0:
+        following = re.search(r"^(## |Whole run:)", body[start + 1 :], flags=re.MULTILINE)
+        end = start + 1 + following.start() if following else len(body)
+        body = body[:start] + text_block + "\n" + body[end:]
+    else:
+        whole = re.search(r"^Whole run:", body, flags=re.MULTILINE)
+        at = whole.start() if whole else len(body)
+        body = body[:at].rstrip() + "\n\n" + text_block + "\n" + body[at:]
+    path.write_text(body.rstrip() + "\n", encoding="utf-8")
 
 
 def import_section(server: Server) -> list[str]:
@@ -220,6 +246,71 @@ def load_section(city: World, province: World, seconds: int) -> list[str]:
         )
     lines.append("")
 
+    return lines
+
+
+MIXED_RUNS = (("snapshot", False), ("snapshot", True), ("versions", False), ("versions", True))
+
+
+def mixed_section(city: World, seconds: int) -> list[str]:
+    """Issue 17's day: inspectors reading and writing, planners editing, before and after per-district keys."""
+    codes = queries.districts(city.engine)
+    floor = apiload.generator_floor()
+    results = []
+    for keys, writes in MIXED_RUNS:
+        print(f"  mixed load: {'writes' if writes else 'read-only'}, {keys} keys …", flush=True)
+        results.append(apiload.run_mixed(city, codes, writes=writes, keys=keys, seconds=seconds))
+    first = results[0]
+    lines = [
+        "## Mixed load (issue 17): 50 inspectors reading and recording visits, 2 planners editing zones, city",
+        "",
+        f"`geo-safety serve --workers 2`, city world ({len(codes)} districts), {fmt(first.seconds)} s per run. Each "
+        f"inspector (own account, own district, round robin) sends a request every {apiload.PACE_S:g} s: their "
+        f"stored plan and their district's inspection map in turn, every {apiload.VISIT_EVERY}th a visit to the "
+        "next stop of their plan (multipart, half with a 10 kB JPEG); planners `GET` a random zone and `PATCH` it "
+        f"with If-Match every {apiload.PLANNER_PACE_S:g} s. Read-only runs send a plan request in each visit's "
+        "slot and have no planners. *snapshot keys*: the cache as before issue 17 (any write anywhere drops "
+        "every answer); *versions keys*: per-district data versions (migration 0009). Offered: "
+        f"{fmt(first.offered_rps, 1)} req/s read-only, {fmt(results[1].offered_rps, 1)} req/s mixed.",
+        "",
+        "| run | request | requests | req/s | errors | p50 ms | p95 ms | p99 ms | max ms |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        for k in r.kinds:
+            rate = k.requests / r.seconds
+            name = f"**{k.kind}**" if k.kind == "all" else k.kind
+            lines.append(
+                f"| {r.label} | {name} | {k.requests:,} | {fmt(rate, 1)} | {k.errors} | {fmt(k.p50_ms)} | "
+                f"{fmt(k.p95_ms)} | {fmt(k.p99_ms)} | {fmt(k.max_ms)} |"
+            )
+    lines += [
+        "",
+        "Cache (both server processes; *served*: a hit or an answer shared with a concurrent computation, "
+        "*computed*: a miss):",
+        "",
+        "| run | due lists served / computed | served | inspection maps served / computed | served | load avg before |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        cells = []
+        for answer in ("due", "today-map"):
+            served, computed = r.hit_rate(answer)
+            total = served + computed
+            cells += [f"{served:,} / {computed:,}", f"{100 * served / total:.0f} %" if total else "–"]
+        lines.append(f"| {r.label} | {' | '.join(cells)} | {r.load_before:.1f} |")
+    cpu = max(r.generator_cpu_s / r.seconds for r in results)
+    lines += [
+        "",
+        f"The generator (httpx, asyncio, one process): at most {100 * cpu:.0f} % of one core during these runs. "
+        f"Alone against a stub server that answers at once (50 connections, closed loop, {fmt(floor.seconds)} s): "
+        f"{fmt(floor.rps)} req/s, p50 {fmt(floor.p50_ms, 1)} ms, p99 {fmt(floor.p99_ms, 1)} ms, "
+        f"{fmt(floor.cpu_ms_per_request, 2)} ms of CPU per request.",
+        "",
+    ]
+    errors = sorted({e for r in results for e in r.error_samples})
+    if errors:
+        lines += ["Errors seen (first of each kind):", "", *[f"- `{e}`" for e in errors[:8]], ""]
     return lines
 
 
