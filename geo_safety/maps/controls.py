@@ -28,12 +28,20 @@ class HtmlControl(MacroElement):
 
 
 class MetricScale(MacroElement):
-    """A scale bar in metres only (folium's adds miles, which no one here uses)."""
+    """Leaflet's own controls for readers here: a scale bar in metres only (folium's adds miles), zoom buttons
+    titled in Chinese, and the attribution without Leaflet's flag (a plain credit)."""
 
     _template = Template(
         """
         {% macro script(this, kwargs) %}
-        L.control.scale({imperial: false, maxWidth: 160}).addTo({{ this._parent.get_name() }});
+        (function (map) {
+            L.control.scale({imperial: false, maxWidth: 160}).addTo(map);
+            if (map.zoomControl) {
+                [[map.zoomControl._zoomInButton, '放大'], [map.zoomControl._zoomOutButton, '缩小']].forEach(
+                    function (pair) { pair[0].title = pair[1]; pair[0].setAttribute('aria-label', pair[1]); });
+            }
+            if (map.attributionControl) { map.attributionControl.setPrefix('Leaflet'); }
+        })({{ this._parent.get_name() }});
         {% endmacro %}
         """
     )
@@ -128,7 +136,7 @@ class LocateControl(MacroElement):
             var control = L.control({position: 'topleft'});
             control.onAdd = function () {
                 var div = L.DomUtil.create('div', 'leaflet-bar gs-locate');
-                div.innerHTML = '<a href="#" title="定位 Locate me" role="button">◎</a>';
+                div.innerHTML = '<a href="#" title="定位到我的位置" aria-label="定位到我的位置" role="button">◎</a>';
                 L.DomEvent.on(div, 'click', function (e) {
                     L.DomEvent.preventDefault(e);
                     map.locate({setView: true, maxZoom: 17, enableHighAccuracy: true});
@@ -144,7 +152,7 @@ class LocateControl(MacroElement):
             map.on('locationerror', function (e) {
                 var note = document.createElement('span');
                 note.className = 'gs-locate-error';
-                note.textContent = '无法定位 Location unavailable: ' + e.message;
+                note.textContent = '无法定位（请允许浏览器使用位置）：' + e.message;
                 L.popup().setLatLng(map.getCenter()).setContent(note).openOn(map);
             });
         })();

@@ -453,7 +453,8 @@
   /* ---------- the map ---------- */
   function ensureMap() {
     if (state.map) { return state.map; }
-    var map = L.map("map", {zoomControl: true, attributionControl: true});
+    var map = L.map("map", {zoomControl: false, attributionControl: true});
+    L.control.zoom({zoomInTitle: "放大", zoomOutTitle: "缩小"}).addTo(map);
     map.attributionControl.setPrefix(false);
     map.getContainer().classList.add("gs-sea");
     state.map = map;
