@@ -205,17 +205,20 @@ _DUE_PREMISES = """premises_due AS (
       FROM judged
 ),
 """
-_LIVE_DUE_ZONES = """zones AS (
+_END_OF_DAY = "CAST(CAST(:day AS date) + 1 AS timestamp) AT TIME ZONE 'Asia/Shanghai'"
+#: a zone is due on a day it existed: not deleted, or deleted only after that day (its record of D holds)
+_EXISTED_ON_DAY = f"(h.deleted_at IS NULL OR h.deleted_at >= {_END_OF_DAY})"
+_LIVE_DUE_ZONES = f"""zones AS (
     SELECT DISTINCT ON (h.id) h.id, h.name, h.kind, h.district_code, h.geom, s.id AS school_id,
            s.name AS school_name, ST_Distance(h.geom::geography, coalesce(s.campus, s.geom)::geography) AS distance_m
       FROM water_hazards h
       JOIN schools s ON ST_DWithin(h.geom::geography, coalesce(s.campus, s.geom)::geography, :radius)
-     WHERE h.deleted_at IS NULL
+     WHERE {_EXISTED_ON_DAY}
        AND (CAST(:districts AS text[]) IS NULL OR h.district_code = ANY(CAST(:districts AS text[])))
      ORDER BY h.id, distance_m, s.id
 ),
 """
-_LINKED_DUE_ZONES = """zones AS (
+_LINKED_DUE_ZONES = f"""zones AS (
     SELECT h.id, h.name, h.kind, h.district_code, h.geom, n.school_id, s.name AS school_name, n.distance_m
       FROM water_hazards h
       JOIN LATERAL (
@@ -226,6 +229,14 @@ _LINKED_DUE_ZONES = """zones AS (
       JOIN schools s ON s.id = n.school_id
      WHERE h.deleted_at IS NULL
        AND (CAST(:districts AS text[]) IS NULL OR h.district_code = ANY(CAST(:districts AS text[])))
+    UNION ALL  -- zones deleted after the day keep no links: measured live (few, and only for past days)
+    (SELECT DISTINCT ON (h.id) h.id, h.name, h.kind, h.district_code, h.geom, s.id, s.name,
+            ST_Distance(h.geom::geography, coalesce(s.campus, s.geom)::geography) AS distance_m
+       FROM water_hazards h
+       JOIN schools s ON ST_DWithin(h.geom::geography, coalesce(s.campus, s.geom)::geography, :radius)
+      WHERE h.deleted_at >= {_END_OF_DAY}
+        AND (CAST(:districts AS text[]) IS NULL OR h.district_code = ANY(CAST(:districts AS text[])))
+      ORDER BY h.id, distance_m, s.id)
 ),
 """
 _DUE_TAIL = """zone_latest AS (
@@ -287,7 +298,6 @@ def due_targets(linked: bool = False) -> TextClause:
 
 
 #: The end of ``:day`` in Asia/Shanghai: history recorded before it is what was known that day.
-_END_OF_DAY = "CAST(CAST(:day AS date) + 1 AS timestamp) AT TIME ZONE 'Asia/Shanghai'"
 
 #: Every zone of ``:districts`` (its current district: the caller's scope) as it stood at the end of ``:day``:
 #: its latest history row recorded by then, or, for a zone first recorded later, its first row (zones are

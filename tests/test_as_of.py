@@ -295,3 +295,21 @@ def test_the_api_answers_a_past_day_from_the_history(world, client: TestClient, 
     for old, new in zip(before, after, strict=True):
         assert new["geometry"] == old["geometry"] and new["properties"]["missing"] == old["properties"]["missing"]
         assert new["properties"]["risk_score"] == pytest.approx(old["properties"]["risk_score"], abs=0.01)
+
+
+# -- water zones in the due list ----------------------------------------------------------------------------------
+def test_a_zone_deleted_after_d_is_still_due_on_d(world, client: TestClient, beihai: Engine) -> None:
+    def zones_due(day: date) -> set[str]:
+        body = due(beihai, RULES, day, HEPU, limit=5000, with_zones=True)
+        return {f["properties"]["target_id"] for f in body["features"] if f["properties"]["target_type"] != "premise"}
+
+    before = zones_due(D)
+    assert before, "the world has zones due on D"
+    gone = sorted(before)[0]
+    stored = client.get(f"/api/v1/hazards/{gone}", headers=auth(world["admin"]))
+    deleted = client.delete(
+        f"/api/v1/hazards/{gone}", headers={**auth(world["admin"]), "If-Match": stored.headers["etag"]}
+    )
+    assert deleted.status_code in (200, 204), deleted.text
+    assert zones_due(D) == before  # it existed and was due on D: a later deletion changes nothing of D
+    assert gone not in zones_due(date.today() + timedelta(days=1))  # from its deletion on, it is gone
