@@ -49,3 +49,14 @@ def test_the_checker_sees_both_import_forms(tmp_path: Path) -> None:
     bad = tmp_path / "x.py"
     bad.write_text("from geo_safety.db import make_engine\nimport geo_safety.layers.schools\n")
     assert {"geo_safety.db", "geo_safety.layers.schools"} <= _imports(bad)
+
+
+def test_migrations_are_frozen_snapshots() -> None:
+    """An old revision must mean today what it meant when written: it imports nothing from the package."""
+    problems = [
+        f"{path.name} imports {name}"
+        for path in (PACKAGE / "migrations" / "versions").glob("*.py")
+        for name in _imports(path)
+        if name == "geo_safety" or name.startswith("geo_safety.")
+    ]
+    assert problems == []

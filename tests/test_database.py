@@ -128,3 +128,28 @@ def test_health_reports_layers_and_503_when_the_database_is_down(beihai, setting
     assert response.headers["retry-after"]
     assert "not reachable" in response.json()["detail"]
     assert "nobody" not in response.text  # no connection details leak
+
+
+def test_migration_0005_links_the_rows_already_stored_as_the_service_does(admin_url: str, data_dir: Path) -> None:
+    """0005 is frozen SQL (it imports nothing of today's package): on a populated database its links equal the
+    service's own (same pairs, distances within 0.5 m)."""
+    from geo_safety.services.bundled import load_sample
+
+    name, url = new_database(admin_url)
+    engine = make_engine(Settings(database_url=url))
+    try:
+        migrate.upgrade(engine)
+        load_sample(engine, data_dir)
+        links = ("premise_school_links", "hazard_school_links")
+        with engine.connect() as conn:
+            service = {t: {tuple(r[:2]): r[2] for r in conn.execute(text(f"SELECT * FROM {t}"))} for t in links}
+        migrate.downgrade(engine, "0004")
+        migrate.upgrade(engine, "0005")
+        with engine.connect() as conn:
+            frozen = {t: {tuple(r[:2]): r[2] for r in conn.execute(text(f"SELECT * FROM {t}"))} for t in links}
+        for table in links:
+            assert service[table] and frozen[table].keys() == service[table].keys(), table
+            assert max(abs(frozen[table][k] - service[table][k]) for k in service[table]) < 0.5, table
+    finally:
+        engine.dispose()
+        drop_database(admin_url, name)

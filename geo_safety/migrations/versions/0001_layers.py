@@ -15,16 +15,6 @@ Revises:
 
 from alembic import op
 
-from geo_safety.layers.base import in_list, valid_geometry
-from geo_safety.rules import (
-    HazardKind,
-    InspectionResult,
-    PremisesCategory,
-    PremisesStatus,
-    SchoolKind,
-    values,
-)
-
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -34,14 +24,14 @@ depends_on = None
 def upgrade() -> None:
     op.execute("CREATE EXTENSION IF NOT EXISTS postgis")
     op.execute(
-        f"""
+        """
         CREATE TABLE districts (
             code text CONSTRAINT pk_districts PRIMARY KEY,
             name text NOT NULL,
             level text NOT NULL DEFAULT 'district',
             parent_code text,
             geom geometry(MultiPolygon, 4326) NOT NULL,
-            CONSTRAINT ck_districts_geom_valid CHECK ({valid_geometry("geom")})
+            CONSTRAINT ck_districts_geom_valid CHECK (geom IS NULL OR (ST_IsValid(geom) AND NOT ST_IsEmpty(geom)))
         );
         COMMENT ON COLUMN districts.code IS 'administrative division code (adcode)';
         CREATE INDEX ix_districts_geom ON districts USING gist (geom);
@@ -54,7 +44,7 @@ def upgrade() -> None:
             boarding boolean NOT NULL DEFAULT false,
             address text,
             district_code text NOT NULL
-                CONSTRAINT ck_schools_district_code_adcode CHECK (district_code ~ '^[0-9]{{6}}$'),
+                CONSTRAINT ck_schools_district_code_adcode CHECK (district_code ~ '^[0-9]{6}$'),
             geom geometry(Point, 4326) NOT NULL,
             campus geometry(MultiPolygon, 4326),
             full_time_guards boolean NOT NULL DEFAULT false,
@@ -62,10 +52,11 @@ def upgrade() -> None:
             alarm_linked boolean NOT NULL DEFAULT false,
             video_linked boolean NOT NULL DEFAULT false,
             updated_at timestamptz NOT NULL DEFAULT now(),
-            CONSTRAINT ck_schools_kind_known CHECK ({in_list("kind", values(SchoolKind))}),
+            CONSTRAINT ck_schools_kind_known CHECK (kind IN (
+                'kindergarten', 'primary', 'junior', 'senior', 'nine_year', 'twelve_year', 'vocational', 'special')),
             CONSTRAINT ck_schools_students_non_negative CHECK (students >= 0),
-            CONSTRAINT ck_schools_geom_valid CHECK ({valid_geometry("geom")}),
-            CONSTRAINT ck_schools_campus_valid CHECK ({valid_geometry("campus")})
+            CONSTRAINT ck_schools_geom_valid CHECK (geom IS NULL OR (ST_IsValid(geom) AND NOT ST_IsEmpty(geom))),
+            CONSTRAINT ck_schools_campus_valid CHECK (campus IS NULL OR (ST_IsValid(campus) AND NOT ST_IsEmpty(campus)))
         );
         COMMENT ON COLUMN schools.id IS 'school code';
         COMMENT ON COLUMN schools.geom IS 'main gate';
@@ -83,12 +74,14 @@ def upgrade() -> None:
             license_no text,
             status text NOT NULL DEFAULT 'open',
             district_code text NOT NULL
-                CONSTRAINT ck_premises_district_code_adcode CHECK (district_code ~ '^[0-9]{{6}}$'),
+                CONSTRAINT ck_premises_district_code_adcode CHECK (district_code ~ '^[0-9]{6}$'),
             geom geometry(Point, 4326) NOT NULL,
             updated_at timestamptz NOT NULL DEFAULT now(),
-            CONSTRAINT ck_premises_category_known CHECK ({in_list("category", values(PremisesCategory))}),
-            CONSTRAINT ck_premises_status_known CHECK ({in_list("status", values(PremisesStatus))}),
-            CONSTRAINT ck_premises_geom_valid CHECK ({valid_geometry("geom")})
+            CONSTRAINT ck_premises_category_known CHECK (category IN (
+                'internet_cafe', 'entertainment', 'game_arcade', 'tobacco', 'alcohol', 'lottery', 'food_vendor',
+                'convenience_store', 'hotel', 'other')),
+            CONSTRAINT ck_premises_status_known CHECK (status IN ('open', 'closed')),
+            CONSTRAINT ck_premises_geom_valid CHECK (geom IS NULL OR (ST_IsValid(geom) AND NOT ST_IsEmpty(geom)))
         );
         CREATE INDEX ix_premises_district_code ON premises (district_code);
         CREATE INDEX ix_premises_geom ON premises USING gist (geom);
@@ -112,14 +105,15 @@ def upgrade() -> None:
             patrols jsonb NOT NULL DEFAULT '[]'::jsonb,
             note text,
             district_code text NOT NULL
-                CONSTRAINT ck_water_hazards_district_code_adcode CHECK (district_code ~ '^[0-9]{{6}}$'),
+                CONSTRAINT ck_water_hazards_district_code_adcode CHECK (district_code ~ '^[0-9]{6}$'),
             geom geometry(MultiPolygon, 4326) NOT NULL,
             version integer NOT NULL DEFAULT 1,
             deleted_at timestamptz,
             updated_at timestamptz NOT NULL DEFAULT now(),
-            CONSTRAINT ck_water_hazards_kind_known CHECK ({in_list("kind", values(HazardKind))}),
+            CONSTRAINT ck_water_hazards_kind_known CHECK (kind IN (
+                'reservoir', 'pond', 'river', 'canal', 'coast', 'beach', 'pit', 'other')),
             CONSTRAINT ck_water_hazards_depth_non_negative CHECK (depth_m IS NULL OR depth_m >= 0),
-            CONSTRAINT ck_water_hazards_geom_valid CHECK ({valid_geometry("geom")}),
+            CONSTRAINT ck_water_hazards_geom_valid CHECK (geom IS NULL OR (ST_IsValid(geom) AND NOT ST_IsEmpty(geom))),
             CONSTRAINT ck_water_hazards_patrols_array CHECK (jsonb_typeof(patrols) = 'array')
         );
         COMMENT ON COLUMN water_hazards.note IS 'e.g. ''approximate location'' for placed focus areas';
@@ -141,8 +135,9 @@ def upgrade() -> None:
             off_site boolean,
             created_at timestamptz NOT NULL DEFAULT now(),
             CONSTRAINT ck_inspections_one_target CHECK (num_nonnulls(premise_id, hazard_id) = 1),
-            CONSTRAINT ck_inspections_result_known CHECK ({in_list("result", values(InspectionResult))}),
-            CONSTRAINT ck_inspections_position_valid CHECK ({valid_geometry("position")})
+            CONSTRAINT ck_inspections_result_known CHECK (result IN ('pass', 'fail', 'closed', 'not_found')),
+            CONSTRAINT ck_inspections_position_valid CHECK (position IS NULL OR (ST_IsValid(position)
+                AND NOT ST_IsEmpty(position)))
         );
         COMMENT ON COLUMN inspections.position IS 'reported, in WGS84';
         COMMENT ON COLUMN inspections.position_datum IS 'datum the position arrived in';

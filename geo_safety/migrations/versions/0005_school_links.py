@@ -38,9 +38,35 @@ def upgrade() -> None:
         DROP INDEX ix_premises_geog;
         """
     )
-    from geo_safety.services import links
-
-    links.refresh_all(op.get_bind().connection.driver_connection)
+    # Links of the rows already stored, in SQL on the spheroid: this revision stays as it was written whatever
+    # the package's link code becomes (every later write keeps the links itself, ``services.links``).
+    # Premises: the nearest kindergarten and the nearest other school within 500 m; zones: every school
+    # within 1 km of a live zone (``proximity.PREMISE_REACH_M``, ``HAZARD_REACH_M`` when this was written).
+    op.execute(
+        """
+        INSERT INTO premise_school_links (premise_id, school_id, distance_m)
+        SELECT p.id, n.id, n.distance_m
+          FROM premises p
+          CROSS JOIN LATERAL (
+              (SELECT s.id, ST_Distance(p.geom::geography, coalesce(s.campus, s.geom)::geography) AS distance_m
+                 FROM schools s
+                WHERE s.kind = 'kindergarten'
+                  AND ST_DWithin(p.geom::geography, coalesce(s.campus, s.geom)::geography, 500)
+                ORDER BY 2, 1 LIMIT 1)
+              UNION ALL
+              (SELECT s.id, ST_Distance(p.geom::geography, coalesce(s.campus, s.geom)::geography)
+                 FROM schools s
+                WHERE s.kind <> 'kindergarten'
+                  AND ST_DWithin(p.geom::geography, coalesce(s.campus, s.geom)::geography, 500)
+                ORDER BY 2, 1 LIMIT 1)
+          ) AS n;
+        INSERT INTO hazard_school_links (hazard_id, school_id, distance_m)
+        SELECT h.id, s.id, ST_Distance(h.geom::geography, coalesce(s.campus, s.geom)::geography)
+          FROM water_hazards h
+          JOIN schools s ON ST_DWithin(h.geom::geography, coalesce(s.campus, s.geom)::geography, 1000)
+         WHERE h.deleted_at IS NULL;
+        """
+    )
 
 
 def downgrade() -> None:
