@@ -452,24 +452,23 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     configure()  # JSON lines with the request id and tracebacks, on stderr
     # idle keep-alive connections are closed; request bodies have their own deadline (BodyLimit)
     # proxy_headers=False: the app itself decides whom to believe about X-Forwarded-For (``trusted_proxies``)
-    timeouts = {"timeout_keep_alive": settings.keep_alive_s, "timeout_graceful_shutdown": 30, "proxy_headers": False}
     base = f"http://{args.host}:{args.port}"
     print(
         f"geo_safety serving on {base}  (log in: {base}/login, health: {base}/health, API: {base}/openapi.json)",
         flush=True,
     )
-    if args.workers > 1:  # each worker process builds its app from the environment's settings
-        uvicorn.run(
-            "geo_safety.api.app:create_app",
-            factory=True,
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-            log_level="warning",
-            **timeouts,
-        )
-    else:
-        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info", **timeouts)
+    multi = args.workers > 1  # each worker process builds its app from the environment's settings
+    uvicorn.run(
+        "geo_safety.api.app:create_app" if multi else create_app(settings),
+        factory=multi,
+        host=args.host,
+        port=args.port,
+        workers=args.workers if multi else None,
+        log_level="warning" if multi else "info",
+        timeout_keep_alive=settings.keep_alive_s,
+        timeout_graceful_shutdown=30,
+        proxy_headers=False,
+    )
     return 0
 
 

@@ -187,12 +187,15 @@ def geodesic_distance_m(lon1: ArrayLike, lat1: ArrayLike, lon2: ArrayLike, lat2:
     >>> round(float(geodesic_distance_m(109.1, 21.5, 109.1, 21.501)), 2)
     110.72
     """
-    _, _, dist = _GEOD.inv(*np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (lon1, lat1, lon2, lat2))))
+    x1, y1, x2, y2 = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (lon1, lat1, lon2, lat2)))
+    _, _, dist = _GEOD.inv(x1, y1, x2, y2)
     return np.asarray(dist, dtype=np.float64)
 
 
 def geodesic_destination(lon: ArrayLike, lat: ArrayLike, azimuth_deg: ArrayLike, distance_m: ArrayLike):
     """The point ``distance_m`` metres from (lon, lat) along ``azimuth_deg`` (geodesic)."""
-    args = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (lon, lat, azimuth_deg, distance_m)))
-    lon2, lat2, _ = _GEOD.fwd(*args)
+    x, y, az, dist = np.broadcast_arrays(
+        *(np.asarray(v, dtype=np.float64) for v in (lon, lat, azimuth_deg, distance_m))
+    )
+    lon2, lat2, _ = _GEOD.fwd(x, y, az, dist)
     return np.asarray(lon2), np.asarray(lat2)

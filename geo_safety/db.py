@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from sqlalchemy import Engine, create_engine
+import psycopg
+from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from geo_safety.errors import DatabaseUnavailable
@@ -35,6 +37,13 @@ def make_engine(settings: Settings, *, statement_timeout_ms: int | None = None, 
     if statement_timeout_ms:
         kwargs.setdefault("connect_args", {})["options"] = f"-c statement_timeout={int(statement_timeout_ms)}"
     return create_engine(database_url(settings), **kwargs)
+
+
+def psycopg_connection(conn: Connection) -> psycopg.Connection[Any]:
+    """The psycopg connection under a SQLAlchemy one: same transaction, for COPY and ``psycopg.sql``."""
+    raw = conn.connection.driver_connection
+    assert isinstance(raw, psycopg.Connection), f"expected a psycopg connection, got {type(raw).__name__}"
+    return raw
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

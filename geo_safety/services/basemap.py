@@ -24,8 +24,10 @@ from sqlalchemy import Engine, text
 
 try:  # protomaps' reader; only PMTiles files need it
     from pmtiles import tile as pmt
+
+    _HAVE_PMTILES = True
 except ImportError:  # pragma: no cover
-    pmt = None
+    _HAVE_PMTILES = False
 
 from geo_safety.services.sample import TOWN_FILE
 
@@ -185,7 +187,7 @@ class PMTiles(TileFile):
     container = "pmtiles"
 
     def __init__(self, path: Path) -> None:
-        if pmt is None:
+        if not _HAVE_PMTILES:
             raise BasemapFileError("PMTiles basemaps need the 'pmtiles' package (pip install pmtiles)")
         self.path = path
         with open(path, "rb") as file:

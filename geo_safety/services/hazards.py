@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine, text
 
 from geo_safety import queries
 from geo_safety.crs import Datum
+from geo_safety.db import psycopg_connection
 from geo_safety.errors import (
     Forbidden,
     ImportRejected,
@@ -120,7 +121,7 @@ def _check_write(
 ) -> None:
     """The shared scope check (see ``scope``) of one zone's stored row and its new geometry and district."""
     refusal = scope.check_feature(
-        conn.connection.driver_connection, write_scope, LAYER, hazard_id, shapely.to_wkb(geom), district
+        psycopg_connection(conn), write_scope, LAYER, hazard_id, shapely.to_wkb(geom), district
     )
     if refusal is None:
         return
@@ -192,7 +193,7 @@ def create(
             {**values, "district": district, "wkb": shapely.to_wkb(geom)},
         ).scalar_one()
         record(conn, actor, "hazard.create", "water_hazard", hazard_id, {"name": values["name"]})
-        links.refresh_hazards(conn.connection.driver_connection, [hazard_id])
+        links.refresh_hazards(psycopg_connection(conn), [hazard_id])
         feature = _feature(conn, rules, hazard_id, day, user)
     if report:
         feature["repaired"] = report
@@ -251,7 +252,7 @@ def update(
         ).scalar_one_or_none()
         if updated is None:
             _stale(conn, hazard_id, version, precondition)
-        links.refresh_hazards(conn.connection.driver_connection, [hazard_id])
+        links.refresh_hazards(psycopg_connection(conn), [hazard_id])
         feature = _feature(conn, rules, hazard_id, day, user)
     if report:
         feature["repaired"] = report
@@ -292,7 +293,7 @@ def delete(
         ).scalar_one_or_none()
         if deleted is None:
             _stale(conn, hazard_id, version, precondition)
-        links.refresh_hazards(conn.connection.driver_connection, [hazard_id])
+        links.refresh_hazards(psycopg_connection(conn), [hazard_id])
 
 
 def history(engine: Engine, user: Principal, hazard_id: str) -> list[dict[str, Any]]:

@@ -26,6 +26,7 @@ from tqdm import tqdm
 from geo_safety import queries
 from geo_safety.area import ServiceArea
 from geo_safety.crs import Datum, parse_datum
+from geo_safety.db import psycopg_connection
 from geo_safety.errors import Forbidden, ImportRejected, InvalidInput
 from geo_safety.layers import LayerSpec, get_layer
 from geo_safety.services import links, scope
@@ -128,7 +129,7 @@ def load_file(
         set_actor(conn, actor)  # for the hazard-history trigger
         area = load_service_area(conn) if layer.assign_district else None
         validator = ChunkValidator(reader.name, layer, datum, area, rename=rename or {}, repair=repair)
-        raw = conn.connection.driver_connection
+        raw = psycopg_connection(conn)
         # a district-limited load goes through the staging table, where its rows are checked before any is written
         direct = write_scope.unrestricted and direct_load_applies(raw, layer)
         staging: _Staging | DirectLoad = (
@@ -263,7 +264,7 @@ class _Staging:
 
     def __init__(self, conn: Connection, layer: LayerSpec, write_scope: WriteScope) -> None:
         self.conn, self.layer, self.scope = conn, layer, write_scope
-        self.raw = conn.connection.driver_connection  # the psycopg connection, same transaction
+        self.raw = psycopg_connection(conn)  # the psycopg connection, same transaction
         columns = [("row_no", "integer")] + [(f.name, _SQL_TYPES[f.kind]) for f in layer.fields]
         if layer.geometry:
             columns.append(("geometry", f"geometry({layer.geometry}, 4326)"))
@@ -364,7 +365,7 @@ class _Staging:
         # the stored rows were checked against the caller's scope (scope.check_file); the condition here also
         # keeps a row another session moved out of it meanwhile from being taken over
         stored_in_scope, stored_params = self.scope.rows_sql(f"{table}.district_code")
-        inserted, updated, total = self.raw.execute(
+        counted = self.raw.execute(
             f"""WITH written AS (
                     INSERT INTO {table} ({column_list}) SELECT {source_list} FROM staging
                     ON CONFLICT ({key}) DO UPDATE SET {", ".join(updates)} WHERE {stored_in_scope}
@@ -373,6 +374,8 @@ class _Staging:
                        (SELECT count(*) FROM staging) FROM written""",
             stored_params or None,
         ).fetchone()
+        assert counted is not None  # an aggregate always returns its one row
+        inserted, updated, total = counted
         if inserted + updated != total:
             raise Forbidden(
                 f"{file_name}: a row of another district was changed while the file loaded; "

@@ -7,6 +7,7 @@ trip far inside the 0.5 m an inspector can tell apart.
 
 from __future__ import annotations
 
+from typing import SupportsFloat
 from urllib.parse import quote
 
 from geo_safety.crs import wgs84_to_bd09, wgs84_to_gcj02
@@ -16,7 +17,7 @@ APP_NAME = "geo_safety"
 DIGITS = 7
 
 
-def _num(value: float) -> str:
+def _num(value: SupportsFloat) -> str:
     return f"{float(value):.{DIGITS}f}"
 
 

@@ -223,7 +223,7 @@ class _World:
 
     def coast_point(self, x: float | None = None, y: float | None = None) -> tuple[float, float]:
         if x is None or y is None:
-            i = self.rng.integers(len(self.coast_xy))
+            i = int(self.rng.integers(len(self.coast_xy)))
         else:
             i = int(np.argmin(np.hypot(self.coast_xy[:, 0] - x, self.coast_xy[:, 1] - y)))
         return float(self.coast_xy[i, 0]), float(self.coast_xy[i, 1])
@@ -496,8 +496,9 @@ def _hazards(world: _World, schools: gpd.GeoDataFrame, data_dir: Path, n: int) -
     frame["depth_m"] = np.round(rng.uniform(0.8, 12.0, m), 1)
     frame["owner"] = "示例权属单位"
     has_person = rng.random(m) < 0.88
-    frame["responsible_person"] = np.where(has_person, [f"示例责任人{i:03d}" for i in range(1, m + 1)], None)
-    frame["phone"] = np.where(has_person, [f"0779-555{i:04d}" for i in range(1, m + 1)], None)
+    nobody = np.array(None, dtype=object)
+    frame["responsible_person"] = np.where(has_person, [f"示例责任人{i:03d}" for i in range(1, m + 1)], nobody)
+    frame["phone"] = np.where(has_person, [f"0779-555{i:04d}" for i in range(1, m + 1)], nobody)
     for column, flags in _guard_columns(rng, m).items():
         frame[column] = flags
     frame["patrols"] = [_patrols(rng, REFERENCE_DATE.year) for _ in range(m)]

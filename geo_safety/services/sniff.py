@@ -16,6 +16,7 @@ import sqlite3
 import stat
 import zipfile
 from pathlib import Path, PurePosixPath
+from typing import NoReturn
 from urllib.parse import quote
 from xml.parsers import expat
 
@@ -145,7 +146,7 @@ def check_kml(path: Path, name: str) -> None:
     parser = expat.ParserCreate(namespace_separator=" ")
     state = {"root": False}
 
-    def refuse(reason: str) -> None:
+    def refuse(reason: str) -> NoReturn:
         raise _KmlRefused(reason)
 
     def start(tag: str, _attrs: dict) -> None:
