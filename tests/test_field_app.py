@@ -188,7 +188,7 @@ def test_the_inspectors_day(inspector: str, settings: Settings, session_engine: 
         wait_until(page, "document.getElementById('outbox-badge').classList.contains('has-refused')")
         page.locator("#outbox-badge").tap()
         refused = page.locator("#outbox-list .refused")
-        assert refused.count() == 1 and "Refused" in refused.inner_text()
+        assert refused.count() == 1 and "被服务器拒绝" in refused.inner_text()
         assert _stored(session_engine) == (5, 4)
         assert not [e for e in watch.console_errors if "409" not in e and "Failed to load resource" not in e]
         assert watch.external_requests == []

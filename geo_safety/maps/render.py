@@ -88,6 +88,7 @@ def stop_properties(stop: dict[str, Any]) -> dict[str, Any]:
         "today": RESULT_CN.get(visit.get("result") or ""),
         "id": stop["target_id"],
         "done": stop.get("status") == "done",
+        "result": visit.get("result"),
         "_fill": styles.REASON_COLOUR.get(stop.get("reason") or "", "#7f8c8d"),
     }
 
@@ -486,8 +487,10 @@ def today_map(data: TodayMapData, basemap: Basemap | None = None, *, inline_asse
         for r in styles.REASON_COLOUR
         if any(s.get("reason") == r and s.get("status") != "done" for s in stops)
     ]
-    if any(s.get("status") == "done" for s in stops):
-        symbols.append(Symbol("stop", styles.DONE_COLOUR, styles.DUE_EDGE, "今日已检查（✓）"))
+    results = {(s.get("visit") or {}).get("result") for s in stops if s.get("status") == "done"}
+    for result, label in (("pass", "今日合格（✓）"), ("fail", "今日不合格（✗）"), ("closed", "今日已关闭/未找到")):
+        if result in results or (result == "closed" and "not_found" in results):
+            symbols.append(Symbol("stop", styles.RESULT_COLOUR[result], styles.DUE_EDGE, label))
     if any(s["violation"] for s in stops):
         symbols.append(Symbol("stop", "#7f8c8d", styles.VIOLATION_COLOUR, "今日检查点 · 违规（紫色粗边）"))
     if _route_lines(data.plan):

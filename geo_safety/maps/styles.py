@@ -32,7 +32,8 @@ REASON_CN = {
 REASON_COLOUR = {"failed_recheck": "#c0392b", "never_inspected": "#e67e22", "overdue": "#d4ac0d"}
 VIOLATION_COLOUR = "#5b2c6f"
 ROUTE_COLOUR = "#1f5fbf"
-DONE_COLOUR = "#1e8449"  # a stop of the day already visited
+#: a visited stop by today's result: pass, fail, closed or not found (as on the phone)
+RESULT_COLOUR = {"pass": "#1e8449", "fail": "#b9770e", "closed": "#7f8c8d", "not_found": "#7f8c8d"}
 SCHOOL_COLOUR = "#2471a3"
 BUFFER_COLOURS = {50.0: "#8e44ad", 100.0: "#16a085", 200.0: "#2e86c1"}
 DISTRICT_STYLE = {"color": "#34495e", "weight": 2, "fill": False, "dashArray": "6 4"}

@@ -97,8 +97,10 @@
       (collection.features || []).forEach(function (feature) {
         var p = feature.properties || {};
         // a stop already visited today keeps its place, ticked off
-        var icon = text("div", p.done ? "✓" : p.route_order,
-                        "gs-due" + (p.violation ? " gs-violation" : "") + (p.done ? " gs-done" : ""));
+        var sign = {pass: "✓", fail: "✗"}[p.result] || "·";
+        var icon = text("div", p.done ? String(p.route_order) + sign : p.route_order,
+                        "gs-due" + (p.violation ? " gs-violation" : "") +
+                        (p.done ? " gs-done gs-result-" + String(p.result || "pass").replace(/[^a-z_]/g, "") : ""));
         if (!p.done && COLOUR.test(p._fill || "")) { icon.style.background = p._fill; }
         var c = feature.geometry.coordinates;
         var marker = L.marker([c[1], c[0]], {

@@ -10,6 +10,7 @@
   function districtName(code) { return names[code] || code; }
   var state = {plan: null, district: districts[0] || null, fix: null, view: "list", open: null, pending: {},
                map: null, layers: null, markers: {}, warnings: {}};
+  var OFF_SITE_M = 100;  // the rules' off-site distance (README: "more than 100 m from the target")
   var RESULT_CN = {pass: "合格", fail: "不合格", closed: "已关闭", not_found: "未找到"};
   var MEASURES = [["warning_sign", "警示牌"], ["lifebuoy", "救生圈"], ["rescue_rope", "救生绳"],
                   ["rescue_pole", "救生杆"], ["fence", "围栏"]];
@@ -71,7 +72,7 @@
       show($("loading"), false);
       return refreshPending().then(render);
     }).catch(function (error) {
-      $("loading").textContent = "无法加载今日计划 Cannot load the plan: " + error.message;
+      $("loading").textContent = "无法加载今日计划：" + error.message;
     });
   }
 
@@ -108,7 +109,13 @@
       text = (result === "pass" ? "✓ " : "✗ ") + RESULT_CN[result] + (status === "queued" ? "（待上传）" : "");
     }
     var warning = state.warnings[stopKey(stop)];
-    return {text: text, result: result, warning: warning};
+    return {text: text, result: result, warning: warning && chinesePart(warning)};
+  }
+
+  /* The server's messages are "中文 (English)": the phone shows the Chinese. */
+  function chinesePart(message) {
+    return String(message).split("；").map(function (part) { return part.replace(/\s*\([^()]*[A-Za-z][^()]*\)\s*$/, ""); })
+      .join("；");
   }
 
   function groupOf(stop) {
@@ -202,12 +209,12 @@
     }
     var queued = state.pending[stopKey(stop)];
     if (queued && queued.state === "refused") {
-      body.appendChild(el("p", "服务器拒绝 Refused: " + (queued.error || ""), "error"));
+      body.appendChild(el("p", "服务器拒绝：" + (queued.error || ""), "error"));
     }
     var dl = el("dl", null, "facts");
     row(dl, "类别", stop.category_cn || stop.category);
     row(dl, "原因", stop.reason_cn || stop.reason);
-    if (stop.violation) { row(dl, "违规", "禁止设立范围内 inside a prohibited distance"); }
+    if (stop.violation) { row(dl, "违规", "位于禁止设立的距离内"); }
     row(dl, "最近学校", stop.nearest_school_name);
     if (stop.distance_m != null) {
       row(dl, "距学校", (stop.distance_m < 0.5 ? "在校园范围内" : Math.round(stop.distance_m) + " 米") +
@@ -220,7 +227,7 @@
     row(dl, "位置", distanceText(stop));
     body.appendChild(dl);
     if (stop.checklist && stop.checklist.length) {
-      body.appendChild(el("h3", "检查要点 What to check"));
+      body.appendChild(el("h3", "检查要点"));
       var ul = el("ul", null, "check-hints");
       stop.checklist.forEach(function (c) { ul.appendChild(el("li", c)); });
       body.appendChild(ul);
@@ -243,7 +250,7 @@
     }
     body.appendChild(links);
     if (stop.visit && stop.visit.id) { body.appendChild(visitPhotos(stop.visit)); }
-    var record = el("button", status === "done" || status === "queued" ? "再次记录 Record again" : "记录检查 Record a visit",
+    var record = el("button", status === "done" || status === "queued" ? "再次记录" : "记录检查",
                     "primary record");
     record.type = "button";
     record.addEventListener("click", function () { openVisit(stop); });
@@ -251,12 +258,16 @@
     $("sheet").classList.remove("folded");
     show($("sheet"), true);
     highlight(stop);
+    if (state.view === "list") {  // keep the opened stop's card in sight above the sheet
+      var card = document.querySelector('li[data-key="' + CSS.escape(stopKey(stop)) + '"]');
+      if (card) { card.scrollIntoView({block: "start"}); }
+    }
   }
 
   /* The day's visit and its photos (thumbnails; a tap opens the full photo), for those who may see them. */
   function visitPhotos(visit) {
     var box = el("div", null, "visit-photos");
-    box.appendChild(el("h3", "今日记录 Today's visit: " + (RESULT_CN[visit.result] || visit.result)));
+    box.appendChild(el("h3", "今日记录：" + (RESULT_CN[visit.result] || visit.result)));
     var list = el("ul", null, "photo-list");
     box.appendChild(list);
     fetch("/api/v1/inspections/" + encodeURIComponent(visit.id) + "/photos", {credentials: "same-origin"})
@@ -302,7 +313,7 @@
     var items = $("checklist-items");
     items.textContent = "";
     var zone = stop.target_type === "water_hazard";
-    $("checklist-legend").textContent = zone ? "现场已有的防护措施 Measures found on site" : "发现的问题 Findings";
+    $("checklist-legend").textContent = zone ? "现场已有的防护措施" : "发现的问题";
     var options = zone ?
       (stop.measures && stop.measures.length ?
         stop.measures.map(function (m) { return [m.key, m.label + (m.required ? "（必需）" : ""), m.present]; }) :
@@ -332,9 +343,18 @@
   function updatePositionLine() {
     var line = $("position");
     if (!line) { return; }
-    if (!state.fix) { line.textContent = "正在定位… Locating… (定位失败时仍可保存)"; return; }
-    line.textContent = "位置 Position: " + state.fix.lat.toFixed(5) + ", " + state.fix.lon.toFixed(5) +
+    if (!state.fix) { line.textContent = "正在定位…（定位失败时仍可保存）"; return; }
+    line.textContent = "位置：" + state.fix.lat.toFixed(5) + ", " + state.fix.lon.toFixed(5) +
       "（精度 ±" + Math.round(state.fix.accuracy) + " 米）";
+    line.classList.remove("far");
+    if (visitStop) {
+      var away = haversine(state.fix.lat, state.fix.lon, visitStop.lat, visitStop.lon);
+      if (away > OFF_SITE_M) {  // the server will flag it; say so before saving, not after
+        line.textContent += "。⚠ 您距此处约 " + (away < 1000 ? Math.round(away) + " 米" : (away / 1000).toFixed(1) + " 公里") +
+          "，保存后将标记为非现场";
+        line.classList.add("far");
+      }
+    }
   }
 
   function renderPhotos() {
@@ -346,7 +366,7 @@
       img.alt = "照片 " + (i + 1);
       img.src = URL.createObjectURL(blob);
       li.appendChild(img);
-      var remove = el("button", "删除 Remove", "secondary small");
+      var remove = el("button", "删除", "secondary small");
       remove.type = "button";
       remove.addEventListener("click", function () { photos.splice(i, 1); renderPhotos(); });
       li.appendChild(remove);
@@ -359,7 +379,7 @@
     var form = $("visit-form");
     var result = form.querySelector("input[name=result]:checked");
     if (!result) {
-      $("visit-error").textContent = "请选择检查结果 Choose a result";
+      $("visit-error").textContent = "请选择检查结果";
       show($("visit-error"), true);
       return;
     }
@@ -395,7 +415,7 @@
         render();
         syncNow();
       }).catch(function (error) {
-        $("visit-error").textContent = "无法保存到本机 Could not keep the visit on this phone: " + error.message;
+        $("visit-error").textContent = "无法保存到本机：" + error.message;
         show($("visit-error"), true);
       }).then(function () { $("visit-save").disabled = false; });
   }
@@ -427,24 +447,24 @@
   function renderOutbox(items) {
     var list = $("outbox-list");
     list.textContent = "";
-    if (!items.length) { list.appendChild(el("li", "没有待上传的记录 Nothing waiting", "empty")); }
+    if (!items.length) { list.appendChild(el("li", "没有待上传的记录", "empty")); }
     items.forEach(function (item) {
       var li = el("li", null, "outbox-item " + (item.state === "refused" ? "refused" : "waiting"));
       li.appendChild(el("strong", item.label || item.visit.target_id));
       li.appendChild(el("span", (RESULT_CN[item.visit.result] || item.visit.result) + " · " +
         (item.photos || []).length + " 张照片 · " + new Date(item.created_at).toLocaleString("zh-CN")));
       if (item.state === "refused") {
-        li.appendChild(el("span", "被服务器拒绝 Refused: " + (item.error || ""), "error"));
-        var discard = el("button", "放弃这条记录 Discard", "secondary small");
+        li.appendChild(el("span", "被服务器拒绝：" + (item.error || ""), "error"));
+        var discard = el("button", "放弃这条记录", "secondary small");
         discard.type = "button";
         discard.addEventListener("click", function () {
-          if (window.confirm("确定放弃这条记录吗？它将从本机删除。Discard this visit from the phone?")) {
+          if (window.confirm("确定放弃这条记录吗？它将从本机删除。")) {
             outbox.remove(item.client_id).then(refreshPending).then(render);
           }
         });
         li.appendChild(discard);
       } else {
-        li.appendChild(el("span", item.error || "等待上传 waiting to send", "hint"));
+        li.appendChild(el("span", item.error || "等待上传", "hint"));
       }
       list.appendChild(li);
     });
@@ -462,8 +482,9 @@
     var legend = L.control({position: "bottomleft"});
     legend.onAdd = function () {
       var box = L.DomUtil.create("div", "map-legend");
-      [["marker-pending", "待检查（编号）"], ["marker-done", "已检查"], ["marker-fail", "不合格"],
-       ["marker-violation", "违规（禁止设立）"], ["gs-route-key", "建议路线"]].forEach(function (pair) {
+      [["marker-pending", "待检查（编号）"], ["marker-result-pass", "合格 ✓"], ["marker-result-fail", "不合格 ✗"],
+       ["marker-result-closed", "已关闭/未找到"], ["marker-violation", "违规（禁止设立）"],
+       ["gs-route-key", "建议路线"]].forEach(function (pair) {
         var item = el("div", null, "legend-item");
         item.appendChild(el("span", null, "legend-swatch " + pair[0]));
         item.appendChild(document.createTextNode(pair[1]));
@@ -505,9 +526,12 @@
     (state.plan.stops || []).forEach(function (stop) {
       var status = stopState(stop);
       var said = stateText(stop);
-      var icon = el("div", status === "done" || status === "queued" ? (said.result === "pass" ? "✓" : "✗") : stop.order,
+      var visited = status === "done" || status === "queued";
+      // a visited stop keeps its number, with the result's sign and colour (fail ≠ closed ≠ pass)
+      var icon = el("div", visited ? stop.order + (said.result === "pass" ? "✓" : said.result === "fail" ? "✗" : "·") :
+                                     stop.order,
                     "stop-marker marker-" + status + (stop.violation ? " marker-violation" : "") +
-                    (said.result && said.result !== "pass" ? " marker-fail" : ""));
+                    (visited && said.result ? " marker-result-" + said.result : ""));
       var marker = L.marker([stop.lat, stop.lon], {
         icon: L.divIcon({html: icon, className: "stop-icon", iconSize: [44, 44], iconAnchor: [22, 22]}),
         title: stop.order + ". " + stop.name, keyboard: true
@@ -521,9 +545,8 @@
       // open on the land part still to be worked (islands are planned apart: one view would show specks)
       var stops = state.plan.stops || [];
       var next = stops.filter(function (s) { return stopState(s) === "pending"; })[0] || stops[0];
-      // … and on the next few stops to visit there, so the numbers can be read
-      var part = stops.filter(function (s) { return s.group === next.group && stopState(s) === "pending"; })
-        .slice(0, 5).map(function (s) { return [s.lat, s.lon]; });
+      var part = stops.filter(function (s) { return s.group === next.group; })
+        .map(function (s) { return [s.lat, s.lon]; });
       map.fitBounds(part.length ? part : bounds, {padding: [40, 40], maxZoom: 16});
       state.fitted = true;
     }
@@ -607,8 +630,8 @@
   }
 
   function replan() {
-    if (!state.fix) { window.alert("还没有定位，请稍候再试 No position yet"); return; }
-    if (!navigator.onLine) { window.alert("离线时不能重新规划 Re-planning needs the network"); return; }
+    if (!state.fix) { window.alert("还没有定位，请稍候再试"); return; }
+    if (!navigator.onLine) { window.alert("离线时不能重新规划"); return; }
     var body = {position: {lon: state.fix.lon, lat: state.fix.lat, datum: "wgs84"}};
     if (state.district) { body.district = state.district; }
     if (state.plan) { body.date = state.plan.date; }
@@ -627,7 +650,7 @@
         show(notice, true);
         window.scrollTo(0, 0);
       });
-    }).catch(function (error) { window.alert("重新规划失败 Re-planning failed: " + error.message); });
+    }).catch(function (error) { window.alert("重新规划失败：" + error.message); });
   }
 
   function start() {
@@ -655,7 +678,7 @@
       var form = $("visit-form");
       var started = form.querySelector("input[name=result]:checked") || photos.length ||
         form.elements.findings.value.trim() || form.querySelector("input[name=checklist]:checked");
-      if (started && !window.confirm("放弃这次记录吗？已填写的内容和照片不会保存。Discard this visit?")) { return; }
+      if (started && !window.confirm("放弃这次记录吗？已填写的内容和照片不会保存。")) { return; }
       show($("visit"), false);
     });
     $("visit-form").addEventListener("submit", saveVisit);
@@ -669,7 +692,7 @@
         photos = photos.concat(blobs).slice(0, 8);
         renderPhotos();
       }).catch(function (error) {
-        $("visit-error").textContent = "照片无法读取 A photo could not be read: " + error.message;
+        $("visit-error").textContent = "照片无法读取：" + error.message;
         show($("visit-error"), true);
       });
     });
@@ -686,10 +709,10 @@
     document.addEventListener("visibilitychange", function () { if (!document.hidden) { syncNow(); } });
     setInterval(function () { if (navigator.onLine) { syncNow(); } }, 30000);
     if (navigator.storage && navigator.storage.persist) { navigator.storage.persist().catch(function () { return false; }); }
-    outbox.get("warnings").then(function (kept) { state.warnings = kept || {}; }).catch(function () { return null; });
     networkChanged();
     watchPosition();
-    loadPlan().then(function () {
+    outbox.get("warnings").then(function (kept) { state.warnings = kept || {}; }, function () { return null; })
+      .then(loadPlan).then(function () {
       // after the plan is drawn: the worker's install must not compete with it on a slow link
       if ("serviceWorker" in navigator) {
         navigator.serviceWorker.register("/app/sw.js", {scope: "/app/"}).catch(function () { return null; });

@@ -99,7 +99,7 @@
         canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
         return new Promise(function (resolve, reject) {
           canvas.toBlob(function (blob) {
-            if (blob) { resolve(blob); } else { reject(new Error("照片无法处理 photo could not be processed")); }
+            if (blob) { resolve(blob); } else { reject(new Error("照片无法处理")); }
           }, "image/jpeg", 0.85);
         }).then(function (blob) { return withExif(blob, segment); });
       });
@@ -196,15 +196,15 @@
         if (response.ok) { return {ok: true, body: body}; }
         var reason = reasonOf(body, response.status);
         if (response.status === 401) {
-          return {ok: false, reason: "登录已过期，请重新登录后自动上传 (log in again; the visit is kept): " + reason};
+          return {ok: false, reason: "登录已过期，请重新登录后自动上传（记录已保留）：" + reason};
         }
         if (response.status >= 500 || response.status === 408 || response.status === 429) {
-          return {ok: false, reason: "服务器暂时不可用，稍后自动重试 (server busy, will retry): " + reason};
+          return {ok: false, reason: "服务器暂时不可用，稍后自动重试：" + reason};
         }
         return {ok: false, refused: true, reason: reason};
       });
     }, function () {
-      return {ok: false, reason: "没有网络，联网后自动上传 (offline; sent when the network is back)"};
+      return {ok: false, reason: "没有网络，联网后自动上传"};
     });
   }
 
