@@ -19,7 +19,7 @@ def check_district(engine: Engine, code: str | None) -> None:
         return
     with engine.connect() as conn:
         if not conn.execute(queries.district_exists(), {"code": code}).scalar_one():
-            raise NotFound(f"unknown district {code!r}")
+            raise NotFound(f"没有这个区县代码 {code!r} (unknown district)")
 
 
 def district_names(engine: Engine, user: Principal) -> list[tuple[str, str]]:

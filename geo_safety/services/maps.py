@@ -6,7 +6,7 @@ import json
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, RowMapping, text
 
 from geo_safety import queries
 from geo_safety.maps.render import (
@@ -146,7 +146,7 @@ def hotspots_map_html(
         outline = _features(conn.execute(queries.district_outline(), {"districts": scope}), ("code", "name"))
     rings = hotspots.school_rings(engine, found, districts)  # schools of the caller's districts only
     names = "、".join(f["properties"]["name"] for f in outline) or "全市"
-    title = f"溺水隐患点 Drowning hotspots · {names}"
+    title = f"溺水隐患点 · {names}"
     tiles = basemap(settings.tiles, settings.tianditu_key)
     return render_html(hotspots_map(found, rings, outline, tiles, title, inline_assets=inline_assets), title, tiles)
 
@@ -162,7 +162,7 @@ def district_data(engine: Engine, rules: RuleSet, day: date, code: str) -> Distr
     params = inspections.due_params(rules, day, scope, with_zones=False, include_all=True)
     with engine.connect() as conn:
         outline = _features(conn.execute(queries.district_outline(), {"districts": scope}), ("code", "name"))
-        schools = [
+        schools: list[dict[str, Any]] = [
             {
                 "type": "Feature",
                 "geometry": {"type": "Point", "coordinates": [r.lon, r.lat]},
@@ -182,7 +182,9 @@ def district_data(engine: Engine, rules: RuleSet, day: date, code: str) -> Distr
             }
             for r in conn.execute(queries.school_security(), {"districts": scope})
         ]
-        counts = conn.execute(queries.due_counts(links.cover_rules(rules)), params).mappings().first() or {}
+        counts: RowMapping | dict[str, int] = (
+            conn.execute(queries.due_counts(links.cover_rules(rules)), params).mappings().first() or {}
+        )
     recent = reports.programme(engine, rules, day - timedelta(days=29), day, (code,))["total"]
     by_missing: dict[str, int] = {}
     for zone in zones:
@@ -233,8 +235,9 @@ def overview_data(engine: Engine, rules: RuleSet, day: date) -> list[dict[str, A
         props["hotspots_per_10k"] = (
             round(props["hotspots"] / props["students"] * 10_000, 2) if props["students"] else 0.0
         )
-        props["overdue_premises"] = counts.get(code, {}).get("overdue_premises", 0)
-        props["violations"] = counts.get(code, {}).get("violations", 0)
+        row: RowMapping | dict[str, int] = counts.get(code, {})
+        props["overdue_premises"] = row.get("overdue_premises", 0)
+        props["violations"] = row.get("violations", 0)
     return outline
 
 

@@ -58,7 +58,7 @@ def _worker() -> tuple[bytes, str]:
 
 def inspector(user: Annotated[Principal, Depends(page_user)]) -> Principal:
     if not user.may("inspect"):
-        raise Forbidden(f"今日巡查只对巡查员开放 (the role '{user.role.value}' does not record inspections)")
+        raise Forbidden("今日巡查只对巡查员开放，本账号不记录检查。")
     return user
 
 
