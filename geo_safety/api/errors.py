@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import psycopg
@@ -184,7 +185,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(GeoSafetyError)
     async def _domain(request: Request, exc: GeoSafetyError) -> JSONResponse:
         code = status_for(exc)
-        headers = {"Retry-After": "5"} if code == 503 else None
+        headers: Mapping[str, str] | None = {"Retry-After": "5"} if code == 503 else None
         if code == 401:
             headers = auth_challenges(request)  # Bearer, and Basic for desktop GIS (not browsers)
         if isinstance(exc, StaleVersion):

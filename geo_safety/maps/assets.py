@@ -17,7 +17,7 @@ from pathlib import Path
 import folium
 import xstatic.pkg.jquery as xstatic_jquery
 import xstatic.pkg.leaflet as xstatic_leaflet
-from branca.element import Element, MacroElement
+from branca.element import Element, Figure, MacroElement
 
 from geo_safety.maps.controls import BundledBasemap, HtmlControl
 
@@ -94,7 +94,9 @@ def attach_assets(fmap: folium.Map, extra: list[Asset] | None = None, *, inline:
         fmap.add_child(HtmlControl(HOME_LINK, position="topleft", css_class="leaflet-bar gs-home"))
         fmap.add_child(BundledBasemap(BASEMAP_FEATURES_URL))
         served = BASEMAP
-    header = fmap.get_root().header
+    root = fmap.get_root()
+    assert isinstance(root, Figure)  # a folium.Map is created inside a Figure
+    header = root.header
     header.add_child(Element('<link rel="icon" href="data:,">'), name="gs_no_favicon")  # no 404 in the console
     for i, asset in enumerate([*LEAFLET, MAP_CSS, MAP_JS, *served, *(extra or [])]):
         if inline:

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 
 import folium
+from branca.element import Figure
 
 _SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
 _STYLE = re.compile(r"<style>(.*?)</style>", re.DOTALL)
@@ -59,6 +60,7 @@ def render_page(fmap: folium.Map, title: str, img_sources: str = "'self' data: b
     served page, which also sends the same policy as a header.
     """
     figure = fmap.get_root()
+    assert isinstance(figure, Figure)  # a folium.Map is created inside a Figure
     figure.render()  # lets every element put its parts into the figure's header, body and script
     header = _FOLIUM_VIEWPORT.sub("", figure.header.render())
     body = figure.html.render()

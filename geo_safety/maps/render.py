@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import folium
 import shapely
-from branca.element import Element
+from branca.element import Element, Figure
 
 from geo_safety.maps import styles
 from geo_safety.maps.assets import GEOMAN, HAZARD_EDITOR, HEAT, attach_assets
@@ -531,9 +531,9 @@ def hazard_editor_map(
     guarded on ``day``, red when not; Leaflet-Geoman draws and edits shapes (``hazard_editor.js``)."""
     fmap = base_map(districts, basemap)
     unguarded = sum(1 for z in zones if not z["properties"]["guarded"])
-    fmap.get_root().html.add_child(
-        Element(hazard_sidebar(day, len(zones), unguarded, can_edit)), name="gs_hazard_sidebar"
-    )
+    root = fmap.get_root()
+    assert isinstance(root, Figure)  # a folium.Map is created inside a Figure
+    root.html.add_child(Element(hazard_sidebar(day, len(zones), unguarded, can_edit)), name="gs_hazard_sidebar")
     rows = [
         ("dot", "#27ae60", "已落实防护"),
         ("dot", "#e74c3c", "未落实防护（缺措施、责任人或巡查）"),
@@ -919,7 +919,8 @@ def items_map(title: str, features: list[dict[str, Any]], counts: str, pages: li
         keys = list(dict.fromkeys(k for f in features for k in (f.get("properties") or {})))
         layer.add_child(TablePopup(keys, keys)).add_child(Label("name"))
         layer.add_to(fmap)
-        fmap.fit_bounds(layer.get_bounds())
+        # folium types get_bounds as Optional floats (an empty layer); fit_bounds takes the same value back
+        fmap.fit_bounds(layer.get_bounds())  # type: ignore[arg-type]
     nav = "".join(f"<a href='{html.escape(href)}'>{html.escape(label)}</a><br>" for label, href in pages)
     panel = f"<h4>{html.escape(title)}</h4><div>{html.escape(counts)}</div>{nav}"
     fmap.add_child(HtmlControl(panel, position="topright", css_class="gs-panel"))

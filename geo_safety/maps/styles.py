@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 CATEGORY_CN = {
     "internet_cafe": "网吧",
     "entertainment": "娱乐场所",
@@ -36,7 +38,18 @@ ROUTE_COLOUR = "#1f5fbf"
 RESULT_COLOUR = {"pass": "#1e8449", "fail": "#b9770e", "closed": "#7f8c8d", "not_found": "#7f8c8d"}
 SCHOOL_COLOUR = "#2471a3"
 BUFFER_COLOURS = {50.0: "#8e44ad", 100.0: "#16a085", 200.0: "#2e86c1"}
-DISTRICT_STYLE = {"color": "#34495e", "weight": 2, "fill": False, "dashArray": "6 4"}
+
+
+class LineStyle(TypedDict):
+    """A Leaflet path style for outlines (the keys are Leaflet's option names)."""
+
+    color: str
+    weight: int
+    fill: bool
+    dashArray: str
+
+
+DISTRICT_STYLE: LineStyle = {"color": "#34495e", "weight": 2, "fill": False, "dashArray": "6 4"}
 
 
 def buffer_colour(distance_m: float) -> str:

@@ -11,7 +11,10 @@ config = context.config
 connection = config.attributes.get("connection")
 
 if connection is None:  # plain `alembic` command line: use the URL from the config
-    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    url = config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise RuntimeError("no sqlalchemy.url in the Alembic config; run migrations with `geo-safety db migrate`")
+    engine = create_engine(url)
     with engine.begin() as conn:
         context.configure(connection=conn, target_metadata=Base.metadata)
         with context.begin_transaction():

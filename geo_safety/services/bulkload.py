@@ -33,10 +33,16 @@ def direct_load_applies(raw: PgConnection, layer: LayerSpec) -> bool:
     if layer.key == "row" or layer.update_only or layer.name == "inspections":
         return False
     table = sql.Identifier(layer.table)
-    if raw.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(table)).fetchone()[0]:
+    if _has_rows(raw, table):
         return False
     raw.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(table))
-    return not raw.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(table)).fetchone()[0]
+    return not _has_rows(raw, table)
+
+
+def _has_rows(raw: PgConnection, table: sql.Identifier) -> bool:
+    row = raw.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(table)).fetchone()
+    assert row is not None  # EXISTS always returns its one row
+    return bool(row[0])
 
 
 class DirectLoad:

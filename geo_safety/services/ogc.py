@@ -227,7 +227,8 @@ def base_items(
     feature_id: str | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
     table, geom, columns, condition = queries.FEATURE_LAYERS[spec.table or ""]
-    where, params = [condition], {"limit": limit, "offset": offset}
+    where = [condition]
+    params: dict[str, Any] = {"limit": limit, "offset": offset}
     district_column = "code" if table == "districts" else "district_code"
     if scope is not None:
         where.append(f"{district_column} = ANY(:scope)")

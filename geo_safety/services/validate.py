@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -97,7 +98,9 @@ class ChunkValidator:
         bad &= ~missing
         if bad.any():
             row = int(bad.idxmax())
-            raise self.reject(self._value(cleaned[row], spec).reason, row, frame, spec.name)  # type: ignore[union-attr]
+            outcome = self._value(cleaned[row], spec)
+            assert isinstance(outcome, _Bad)  # the cell the column's conversion found bad
+            raise self.reject(outcome.reason, row, frame, spec.name)
         values = values.astype(object).where(~missing, spec.default)
         if spec.choices:
             unknown = values.notna() & ~values.isin(spec.choices)
@@ -114,8 +117,11 @@ class ChunkValidator:
         return converted, converted.map(lambda v: isinstance(v, _Bad)).astype(bool)
 
     @staticmethod
-    def _value(value: object, spec: FieldSpec) -> object:
-        """Convert one cell; returns ``_Bad`` with a reason instead of raising, to name the row after."""
+    def _value(value: Any, spec: FieldSpec) -> str | int | float | bool | _Bad:
+        """Convert one cell; returns ``_Bad`` with a reason instead of raising, to name the row after.
+
+        ``value`` is whatever the reader put in the cell (``Any``: a wrong type is a ``TypeError``, caught).
+        """
         try:
             if spec.kind == "text":
                 if isinstance(value, float) and value.is_integer():

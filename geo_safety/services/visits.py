@@ -70,7 +70,7 @@ class PhoneVisit:
             "checklist": sorted(self.checklist),
             "follow_up_due": self.follow_up_due.isoformat() if self.follow_up_due else None,
             "position": None
-            if self.lon is None
+            if self.lon is None or self.lat is None  # the API sets both or neither
             else [repr(float(self.lon)), repr(float(self.lat)), self.datum.value, self.accuracy_m],
             "measures": dict(sorted(self.measures.items())) if self.measures else None,
             "photos": photo_digests,
@@ -234,7 +234,7 @@ def _check_target(conn: Connection, user: Principal, visit: PhoneVisit) -> None:
     )
 
 
-_ZH = {
+_ZH: dict[type[Exception], str] = {
     OutsideServiceArea: "位置在服务区域之外",
     NotFound: "您的辖区内找不到检查对象",
     Forbidden: "该对象不在您的辖区",

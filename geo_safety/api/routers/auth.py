@@ -59,7 +59,7 @@ def _form(
 ) -> Response:
     """The login form with a CSRF token (the browser's current one when it is still valid)."""
     token = request.cookies.get(CSRF_COOKIE)
-    if not security.csrf_token_valid(settings.secret_key, token, token):
+    if token is None or not security.csrf_token_valid(settings.secret_key, token, token):
         token = security.new_csrf_token(settings.secret_key)
     context = {"user": None, "error": error, "next": _safe_next(next_path), "username": username, "csrf": token}
     response = TEMPLATES.TemplateResponse(request, "login.html", context, status_code=status_code, headers=headers)

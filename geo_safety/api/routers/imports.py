@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import tempfile
 from pathlib import Path
-from typing import IO, Annotated, Literal
+from typing import IO, TYPE_CHECKING, Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from python_multipart.exceptions import MultipartParseError
@@ -23,6 +23,9 @@ from geo_safety.api.schemas import ImportOut
 from geo_safety.crs import Datum
 from geo_safety.errors import Forbidden, InvalidInput, TooLarge
 from geo_safety.services.imports import load_file
+
+if TYPE_CHECKING:
+    from python_multipart.multipart import MultipartCallbacks
 
 router = APIRouter(prefix="/api/v1/imports", tags=["imports"])
 _MB = 1024 * 1024
@@ -61,7 +64,7 @@ class _FileField:
         self._field = b""
         self._value = b""
 
-    def callbacks(self) -> dict:
+    def callbacks(self) -> MultipartCallbacks:
         return {
             "on_part_begin": self._part_begin,
             "on_header_field": self._header_field,
