@@ -14,6 +14,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
 from geo_safety import migrate
@@ -120,6 +121,20 @@ def table_checksums(engine: Engine) -> dict[str, str]:
                 text(f"SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM {table} t")
             ).scalar_one()
     return sums
+
+
+def auth(token: str) -> dict[str, str]:
+    """The header an API client sends."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    """The app with its lifespan, for one test (modules that need another client define their own)."""
+    from geo_safety.api.app import create_app
+
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
 
 
 @pytest.fixture(scope="session")

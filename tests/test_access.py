@@ -18,6 +18,7 @@ from geo_safety.services import users
 from geo_safety.services.audit import Actor
 from geo_safety.services.imports import load_file
 from geo_safety.settings import Settings
+from tests.conftest import auth as bearer
 from tests.world import hazards_frame, premises_frame, write
 
 ADMIN = Actor("test-setup", "pytest")
@@ -50,10 +51,6 @@ def world(beihai: Engine, settings: Settings, tmp_path: Path) -> dict[str, users
 def client(settings: Settings) -> TestClient:
     with TestClient(create_app(settings)) as test_client:
         yield test_client
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def log_in(client: TestClient, name: str, password: str, next: str = "/"):

@@ -18,7 +18,6 @@ import shapely
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
-from geo_safety.api.app import create_app
 from geo_safety.errors import ImportRejected
 from geo_safety.rules import today_local
 from geo_safety.ruleset import load_rules
@@ -27,6 +26,7 @@ from geo_safety.services.audit import Actor
 from geo_safety.services.imports import load_file
 from geo_safety.services.inspections import due
 from geo_safety.settings import Settings
+from tests.conftest import auth
 from tests.hazard_world import EXPECTED_SCHOOL_DAY, SCHOOL_DAY, zones_frame
 from tests.inspection_world import PREMISES, D, write_world
 from tests.world import write
@@ -55,16 +55,6 @@ def world(beihai: Engine, settings: Settings, tmp_path: Path) -> dict[str, str]:
         "hepu": users.add_user(beihai, settings, Actor("t"), "hepu", "inspector", HEPU).token or "",
         "admin": users.add_user(beihai, settings, Actor("t"), "admin", "admin").token or "",
     }
-
-
-@pytest.fixture
-def client(settings: Settings):
-    with TestClient(create_app(settings)) as test_client:
-        yield test_client
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def due_on(engine: Engine, day: date, include_all: bool = False) -> dict[str, tuple[str | None, int | None]]:

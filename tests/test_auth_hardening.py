@@ -28,6 +28,7 @@ from geo_safety.services import users
 from geo_safety.services.audit import Actor
 from geo_safety.settings import Settings
 from tests.browser import live_server
+from tests.conftest import auth as bearer
 
 SETUP = Actor("test-setup", "pytest")
 
@@ -47,10 +48,6 @@ def accounts(beihai: Engine, settings: Settings) -> dict[str, users.NewCredentia
 def client(settings: Settings) -> TestClient:
     with TestClient(create_app(settings)) as test_client:
         yield test_client
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def login_form(client: TestClient, name: str, password: str, **headers: str):

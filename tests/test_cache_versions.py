@@ -27,7 +27,7 @@ from geo_safety.services import audit, cache, inspections, users
 from geo_safety.services.audit import Actor
 from geo_safety.services.imports import load_file
 from geo_safety.settings import Settings
-from tests.conftest import fresh_sample
+from tests.conftest import auth, fresh_sample
 
 SETUP = Actor("test-setup", "pytest")
 A, B = "450502", "450521"  # 海城区, 合浦县: both hold premises and zones in the bundled sample
@@ -48,10 +48,6 @@ def sample(session_engine: Engine, data_dir: Path, settings: Settings) -> dict[s
 def client(settings: Settings, sample: dict[str, Any]) -> TestClient:
     with TestClient(create_app(settings)) as test_client:
         yield test_client
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def version_of(engine: Engine, district: str, layer: str) -> int:

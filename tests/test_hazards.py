@@ -15,7 +15,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
 from geo_safety import crs
-from geo_safety.api.app import create_app
 from geo_safety.keyperiods import load_calendar
 from geo_safety.rules import today_local
 from geo_safety.services import users
@@ -53,12 +52,6 @@ def world(beihai: Engine, settings: Settings, tmp_path: Path) -> dict[str, str]:
         ("haicheng", "inspector", ("450502",)),
     )
     return {name: users.add_user(beihai, settings, SETUP, name, role, d).token for name, role, d in accounts}
-
-
-@pytest.fixture
-def client(settings: Settings):
-    with TestClient(create_app(settings)) as test_client:
-        yield test_client
 
 
 def auth(token: str, **extra: str) -> dict[str, str]:

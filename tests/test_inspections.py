@@ -13,12 +13,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
 from geo_safety import crs
-from geo_safety.api.app import create_app
 from geo_safety.rules import today_local
 from geo_safety.services import users
 from geo_safety.services.audit import Actor
 from geo_safety.services.imports import load_file
 from geo_safety.settings import Settings
+from tests.conftest import auth
 from tests.inspection_world import CAMPUS_C, EXPECTED_DUE, GATE_A, GATE_K, PREMISES, D, at, write_world
 
 SETUP = Actor("test-setup", "pytest")
@@ -51,16 +51,6 @@ def world(beihai: Engine, settings: Settings, tmp_path: Path) -> dict[str, str]:
     ):
         tokens[name] = users.add_user(beihai, settings, SETUP, name, role, districts).token
     return tokens
-
-
-@pytest.fixture
-def client(settings: Settings):
-    with TestClient(create_app(settings)) as test_client:
-        yield test_client
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def test_due_list_matches_the_hand_checked_answer(world, client: TestClient) -> None:

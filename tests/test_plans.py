@@ -27,7 +27,7 @@ from geo_safety.services import plans, users
 from geo_safety.services.audit import Actor
 from geo_safety.services.imports import load_file
 from geo_safety.settings import Settings
-from tests.conftest import fresh_sample
+from tests.conftest import auth, fresh_sample
 
 SETUP = Actor("test-setup", "pytest")
 #: two internet cafes on 涠洲岛 beside the sample's schools there, failed long ago: first in every due list
@@ -72,10 +72,6 @@ def sample(session_engine: Engine, data_dir: Path, settings: Settings, tmp_path_
 def client(settings: Settings, sample) -> TestClient:
     with TestClient(create_app(settings)) as test_client:
         yield test_client
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def get_plan(client: TestClient, token: str, day: str, query: str = "district=450502&limit=30") -> dict[str, Any]:

@@ -17,7 +17,7 @@ from geo_safety.api.middleware import BodyLimit
 from geo_safety.services import backup, hotspots, users
 from geo_safety.services.audit import Actor
 from geo_safety.settings import Settings
-from tests.conftest import fresh_sample
+from tests.conftest import auth, fresh_sample
 
 HAICHENG = "450502"
 SUMMER_DAY = "2026-07-20"  # a key period: many zones are unguarded
@@ -39,10 +39,6 @@ def sample(session_engine: Engine, data_dir: Path, settings: Settings) -> dict[s
 def client(settings: Settings, sample: dict[str, str]) -> TestClient:
     with TestClient(create_app(settings)) as test_client:
         yield test_client
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 # -- 7. heavy work is bounded per user and per process -------------------------------------------------------

@@ -23,7 +23,7 @@ from geo_safety.rules import LOCAL_TZ
 from geo_safety.services import backup, users
 from geo_safety.services.audit import Actor
 from geo_safety.settings import Settings
-from tests.conftest import fresh_sample, table_checksums
+from tests.conftest import auth, fresh_sample, table_checksums
 
 SETUP = Actor("test-setup", "pytest")
 
@@ -61,10 +61,6 @@ def sample(session_engine: Engine, data_dir: Path, settings: Settings) -> dict[s
 def client(settings: Settings, sample) -> TestClient:
     with TestClient(create_app(settings)) as test_client:
         yield test_client
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def jpeg(seed: int = 0, size: tuple[int, int] = (800, 600), exif: Image.Exif | None = None, fmt: str = "JPEG") -> bytes:

@@ -15,7 +15,6 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
-from geo_safety.api.app import create_app
 from geo_safety.errors import Forbidden
 from geo_safety.services import users
 from geo_safety.services.audit import Actor
@@ -45,12 +44,6 @@ def tokens(beihai: Engine, settings: Settings) -> dict[str, str]:
         name: users.add_user(beihai, settings, SETUP, name, role, districts).token
         for name, (role, districts) in ACCOUNTS.items()
     }
-
-
-@pytest.fixture
-def client(settings: Settings):
-    with TestClient(create_app(settings)) as test_client:
-        yield test_client
 
 
 def auth(token: str, **extra: str) -> dict[str, str]:
