@@ -87,34 +87,23 @@ class _BodyTooSlow(Exception):
     pass
 
 
+async def _refuse(send: Send, status: int, detail: str, code: str, *, close: bool = False) -> None:
+    """A JSON error answered before the app ran (the app's own handlers never see these requests)."""
+    body = json.dumps({"detail": detail, "code": code}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
 async def _too_slow(send: Send, seconds: float) -> None:
     detail = f"the request body arrived too slowly (not complete within {seconds:g} s)"
-    body = json.dumps({"detail": detail, "code": "request.timeout"}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 408,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    await _refuse(send, 408, detail, "request.timeout", close=True)
 
 
 async def _too_large(send: Send, limit: int) -> None:
-    detail = f"the request body is larger than {limit // (1024 * 1024)} MB"
-    body = json.dumps({"detail": detail, "code": "request.too_large"}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    await _refuse(send, 413, f"the request body is larger than {limit // (1024 * 1024)} MB", "request.too_large")
 
 
 def content_security_policy(settings: Settings) -> str:
