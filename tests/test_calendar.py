@@ -25,7 +25,6 @@ from geo_safety.settings import Settings
 from tests import test_hazards
 
 world = test_hazards.world  # the hazard fixtures: zones, schools and accounts in a throwaway database
-client = test_hazards.client
 
 OLD_2026 = {  # the hand-written calendar this replaces (the State Council's 2026 notice)
     "holidays": ["2026-01-01", "2026-01-02", "2026-01-03"]
