@@ -199,6 +199,17 @@ class KeyCalendar:
         }
 
 
+def _month_day(text: str) -> tuple[int, int]:
+    """``"MM-DD"`` as (month, day); ``ValueError`` when it is not a day of a year.
+
+    >>> _month_day("07-10")
+    (7, 10)
+    """
+    month, day = (int(x) for x in text.split("-"))
+    date(2000, month, day)  # a leap year: 02-29 is a day
+    return month, day
+
+
 def _in_window(day: date, window: tuple[tuple[int, int], tuple[int, int]]) -> bool:
     (m1, d1), (m2, d2) = window
     return date(day.year, m1, d1) <= day <= date(day.year, m2, d2)
@@ -314,16 +325,14 @@ def load_calendar(path: Path | None = None) -> KeyCalendar:
         sources.append(f"{path.name} ({', '.join(map(str, sorted(bureau_years)))})")
     summer = data.get("summer_vacation", {"from": "07-10", "to": "08-31"})
     try:
-        bounds = tuple(tuple(int(x) for x in summer[k].split("-")) for k in ("from", "to"))
-        for month, day in bounds:
-            date(2000, month, day)  # a leap year: 02-29 is a day
+        bounds = (_month_day(summer["from"]), _month_day(summer["to"]))
     except (KeyError, ValueError, TypeError, AttributeError):
         raise InvalidInput(f'{path.name}: summer_vacation takes {{ from = "MM-DD", to = "MM-DD" }}') from None
     return KeyCalendar(
         frozenset(holidays),
         frozenset(workdays),
         tuple(sorted(winter)),
-        bounds,  # type: ignore[arg-type]
+        bounds,
         frozenset(official),
         frozenset(winter_years),
         tuple(sorted(summer_by_year)),

@@ -21,7 +21,7 @@ import threading
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Hashable, Iterable
 from pathlib import Path
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from sqlalchemy import Engine, text
 
@@ -106,24 +106,26 @@ def cached(
     token = versions(engine, districts, layers)
     slot = (id(engine), key)
     kind = _kind(key)
+    # The store holds the answers of every key, so its values are ``object``; an entry under ``key`` is what
+    # ``make`` for that key returned (callers give each kind of answer its own key), hence the casts to T.
     with _lock:
-        found = _entries.get(slot)
-        if found is not None and found[0] == token:
+        hit = _entries.get(slot)
+        if hit is not None and hit[0] == token:
             _entries.move_to_end(slot)
             _count(kind, "hit")
-            hit = True
         else:
-            hit = False
+            hit = None
             gate = _computing.setdefault((slot, token), threading.Lock())
-    if hit:
+    if hit is not None:
         _write_stats()
-        return found[1]  # type: ignore[index, return-value]
+        return cast(T, hit[1])
+    value: T
     with gate:
         with _lock:
             found = _entries.get(slot)
             if found is not None and found[0] == token:  # computed by the request we waited for
                 _count(kind, "shared")
-                value = found[1]
+                value = cast(T, found[1])
                 computed = False
             else:
                 computed = True
@@ -140,7 +142,7 @@ def cached(
                 with _lock:
                     _computing.pop((slot, token), None)
     _write_stats()
-    return value  # type: ignore[return-value]
+    return value
 
 
 def stats() -> dict[str, int]:

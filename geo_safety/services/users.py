@@ -382,8 +382,7 @@ def _account(conn: Connection, name: str) -> tuple[Any, str]:
     if key is not None:
         row = conn.execute(
             text(
-                "SELECT id, name, role, districts, password_hash FROM users "
-                "WHERE name_key = :k AND disabled_at IS NULL"
+                "SELECT id, name, role, districts, password_hash FROM users WHERE name_key = :k AND disabled_at IS NULL"
             ),
             {"k": key},
         ).one_or_none()
@@ -425,8 +424,7 @@ def login(engine: Engine, settings: Settings, name: str, password: str, client: 
 
 
 BASIC_PASSWORD_REFUSED = (
-    "HTTP Basic takes an API token as the password (gs_…, from `geo-safety users token NAME`), "
-    "never the login password"
+    "HTTP Basic takes an API token as the password (gs_…, from `geo-safety users token NAME`), never the login password"
 )
 
 
