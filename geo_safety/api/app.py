@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -10,6 +11,8 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
 from geo_safety import __version__
 from geo_safety.api.browser_errors import BrowserErrors
@@ -37,11 +40,22 @@ from geo_safety.api.routers import (
 from geo_safety.api.schemas import ERROR_RESPONSES
 from geo_safety.db import make_engine
 from geo_safety.maps.assets import MOUNTS, URL_PREFIX
-from geo_safety.ruleset import load_rules
+from geo_safety.ruleset import RuleSet, load_rules
+from geo_safety.services import duestate
 from geo_safety.services.users import production_problems
 from geo_safety.settings import Settings, get_settings
 
 STATIC_DIR = Path(__file__).parent / "static"
+log = logging.getLogger(__name__)
+
+
+def _ensure_due_state(engine: Engine, rules: RuleSet) -> None:
+    """Make the due state answer for this process's rules; a database that is away only delays it (the exact
+    path answers meanwhile, and the next start tries again)."""
+    try:
+        duestate.ensure(engine, rules)
+    except DBAPIError as exc:
+        log.warning("due state not checked at start: %s", exc.__class__.__name__)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -58,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 engine.dispose()
                 raise RuntimeError("refusing to start in production: " + "; ".join(problems))
         app.state.engine = engine
+        _ensure_due_state(engine, app.state.rules)
         try:
             yield
         finally:

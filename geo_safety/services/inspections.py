@@ -8,16 +8,16 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, TextClause, text
 
 from geo_safety import queries
 from geo_safety.bounds import MAX_OFFSET, check_day
 from geo_safety.crs import Datum, geodesic_distance_m, to_wgs84
 from geo_safety.errors import InvalidInput, NotFound, OutsideServiceArea
 from geo_safety.routing import plan_route
-from geo_safety.rules import GUARD_MEASURES, LOCAL_TZ, InspectionResult
+from geo_safety.rules import GUARD_MEASURES, LOCAL_TZ, InspectionResult, today_local
 from geo_safety.ruleset import RuleSet
-from geo_safety.services import cache, links
+from geo_safety.services import cache, duestate, links
 from geo_safety.services.audit import Actor, record, set_actor
 from geo_safety.services.imports import load_service_area
 from geo_safety.services.users import Principal
@@ -86,6 +86,14 @@ def _feature(row: Any, priority: int) -> dict[str, Any]:
     }
 
 
+def due_statement(conn: Connection, rules: RuleSet, day: date, params: dict[str, Any]) -> TextClause:
+    """The due list's statement for ``day``: from the state kept at write time when it holds ``rules`` (today and
+    later), else the exact one (from the stored links, or measured now when the rules reach beyond them)."""
+    if duestate.usable(conn, rules, day, today_local()):
+        return queries.due_targets_from_state(conn.execute(queries.unsure_state(), params).scalar_one())
+    return queries.due_targets(links.cover_rules(rules))
+
+
 def due(
     engine: Engine,
     rules: RuleSet,
@@ -105,7 +113,7 @@ def due(
         rules, day, districts, limit=limit, offset=offset, with_zones=with_zones, include_all=include_all
     )
     with engine.connect() as conn:
-        rows = conn.execute(queries.due_targets(links.cover_rules(rules)), params).all()
+        rows = conn.execute(due_statement(conn, rules, day, params), params).all()
     features = [_feature(row, offset + i + 1) for i, row in enumerate(rows)]
     return {
         "type": "FeatureCollection",

@@ -1,0 +1,198 @@
+"""Each premise's due state kept at write time, so today's due list is an index range scan (issue 17).
+
+- ``due_rules`` / ``due_rules_meta``: the rule table the state was computed with (distances, violation and
+  interval per category; recheck days) and its fingerprint. ``services.duestate.ensure`` writes them and
+  recomputes every row when a process starts with other rules; a caller whose rules differ from the stored
+  fingerprint takes the exact path, so the state can only be used with the rules it was made with.
+- ``premise_due``: one row per premise within its rule distance of a school (its nearest such school, from
+  ``premise_school_links``), with its latest inspection (day, result, follow-up day), the day it falls due
+  (``due_from``: ``-infinity`` when never inspected) and its latest status (``open``, from the row of
+  ``premise_status_history`` with the latest ``valid_from``). "Due on D" for D no earlier than any of a
+  row's records (``records_until``) is ``due_from <= D``; a row with a record after D (a closure recorded
+  for a later day) is judged exactly by the reader, found by ``ix_premise_due_district_records``.
+- Statement-level triggers keep it in the writing transaction, so no write path (API, imports, first loads by
+  COPY, plain SQL) can forget it: ``inspections``, ``premise_status_history`` and ``premise_school_links``
+  (every change of a premise's place, or of a school, rewrites its links) recompute the premises their rows
+  name; ``premises`` updates (category, district) and ``schools`` updates (kind) theirs; deleting a premise
+  cascades. ``TRUNCATE`` of a source recomputes every row (rare: restores, tests, relinking everything).
+- ``ix_hazard_school_links_nearest``: a zone's nearest school is one index probe (was a heap scan of ~140
+  links per zone, 80 ms of a province district's due list).
+
+Revision ID: 0010
+Revises: 0009
+"""
+
+from alembic import op
+
+revision = "0010"
+down_revision = "0009"
+branch_labels = None
+depends_on = None
+
+#: the state of premises ``$1`` (text[]) from the stored rules; an empty result when no rules are stored
+_REFRESH = """
+DELETE FROM premise_due WHERE premise_id IN (SELECT unnest($1));
+INSERT INTO premise_due (premise_id, district_code, school_id, distance_m, rule_m, violation, last_on, result,
+                         recheck_on, next_due_on, due_from, open, status_from, records_until)
+SELECT n.id, n.district_code, n.school_id, n.distance_m, n.rule_m, n.violation, l.last_on, l.result,
+       coalesce(l.follow_up_due, l.last_on + m.recheck_days), l.last_on + n.interval_days,
+       CASE WHEN l.last_on IS NULL THEN CAST('-infinity' AS date)
+            ELSE least(CASE WHEN l.result = 'fail' THEN coalesce(l.follow_up_due, l.last_on + m.recheck_days) END,
+                       l.last_on + n.interval_days) END,
+       coalesce(st.status, 'open') = 'open', st.valid_from, greatest(l.last_on, st.valid_from)
+  FROM due_rules_meta m
+  JOIN (SELECT DISTINCT ON (p.id) p.id, p.district_code, r.violation, r.interval_days, k.school_id, k.distance_m,
+               CASE WHEN s.kind = 'kindergarten' THEN r.kg_m ELSE r.other_m END AS rule_m
+          FROM premises p
+          JOIN due_rules r ON r.category = p.category
+          JOIN premise_school_links k ON k.premise_id = p.id
+          JOIN schools s ON s.id = k.school_id
+         WHERE p.id IN (SELECT unnest($1))
+           AND k.distance_m <= CASE WHEN s.kind = 'kindergarten' THEN r.kg_m ELSE r.other_m END
+         ORDER BY p.id, k.distance_m, k.school_id) n ON true
+  LEFT JOIN (SELECT DISTINCT ON (i.premise_id) i.premise_id, i.result, i.follow_up_due,
+                    CAST(i.inspected_at AT TIME ZONE 'Asia/Shanghai' AS date) AS last_on
+               FROM inspections i
+              WHERE i.premise_id IN (SELECT unnest($1))
+              ORDER BY i.premise_id, i.inspected_at DESC, i.id DESC) l ON l.premise_id = n.id
+  LEFT JOIN (SELECT DISTINCT ON (h.premise_id) h.premise_id, h.status, h.valid_from
+               FROM premise_status_history h
+              WHERE h.premise_id IN (SELECT unnest($1))
+              ORDER BY h.premise_id, h.valid_from DESC NULLS LAST, h.observed_at DESC, h.id DESC) st
+         ON st.premise_id = n.id
+"""
+
+#: (table, SQL of the premise ids a statement touched, reading the transition table ``rows``)
+_SOURCES = (
+    ("inspections", "SELECT premise_id FROM rows WHERE premise_id IS NOT NULL"),
+    ("premise_status_history", "SELECT premise_id FROM rows"),
+    ("premise_school_links", "SELECT premise_id FROM rows"),
+    ("premises", "SELECT id FROM rows"),
+    ("schools", None),
+)
+#: a school's kind decides which rule distance applies to the premises linked to it (its place, their links)
+_SCHOOL_KIND_CHANGED = (
+    "SELECT k.premise_id FROM new_rows n JOIN old_rows o ON o.id = n.id AND o.kind IS DISTINCT FROM n.kind "
+    "JOIN premise_school_links k ON k.school_id = n.id"
+)
+#: tables whose inserts need no trigger: a new premise has no links yet, a new school no links to it
+_UPDATE_ONLY = {"premises", "schools"}
+
+
+def _trigger(table: str, ids: str | None) -> str:
+    if ids is None:
+        events = [("update", "OLD TABLE AS old_rows NEW TABLE AS new_rows", _SCHOOL_KIND_CHANGED)]
+    else:
+        new_ids = ids.replace("FROM rows", "FROM new_rows")
+        old_ids = ids.replace("FROM rows", "FROM old_rows")
+        events = [("update", "OLD TABLE AS old_rows NEW TABLE AS new_rows", f"{new_ids} UNION {old_ids}")]
+    if ids is not None and table not in _UPDATE_ONLY:
+        events += [("insert", "NEW TABLE AS new_rows", new_ids), ("delete", "OLD TABLE AS old_rows", old_ids)]
+    body = "\n".join(
+        f"""
+        CREATE FUNCTION geo_safety_due_{table}_{event}() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM geo_safety_refresh_premise_due(ARRAY({select}));
+            RETURN NULL;
+        END
+        $$;
+        CREATE TRIGGER tr_{table}_due_{event} AFTER {event.upper()} ON {table} REFERENCING {referencing}
+            FOR EACH STATEMENT EXECUTE FUNCTION geo_safety_due_{table}_{event}();
+        """
+        for event, referencing, select in events
+    )
+    return (
+        body
+        + f"""
+        CREATE TRIGGER tr_{table}_due_truncate AFTER TRUNCATE ON {table}
+            FOR EACH STATEMENT EXECUTE FUNCTION geo_safety_refresh_all_premise_due();
+        """
+    )
+
+
+def upgrade() -> None:
+    op.execute(
+        """
+        CREATE TABLE due_rules (
+            category text CONSTRAINT pk_due_rules PRIMARY KEY,
+            kg_m double precision,
+            other_m double precision,
+            violation boolean NOT NULL,
+            interval_days integer NOT NULL CONSTRAINT ck_due_rules_interval CHECK (interval_days >= 1)
+        );
+        CREATE TABLE due_rules_meta (
+            singleton boolean NOT NULL DEFAULT true CONSTRAINT pk_due_rules_meta PRIMARY KEY
+                CONSTRAINT ck_due_rules_meta_singleton CHECK (singleton),
+            fingerprint text NOT NULL,
+            recheck_days integer NOT NULL,
+            computed_at timestamptz NOT NULL DEFAULT now()
+        );
+        CREATE TABLE premise_due (
+            premise_id text CONSTRAINT pk_premise_due PRIMARY KEY
+                CONSTRAINT fk_premise_due_premise_id_premises REFERENCES premises (id) ON DELETE CASCADE,
+            district_code text NOT NULL,
+            school_id text NOT NULL,
+            distance_m double precision NOT NULL,
+            rule_m double precision NOT NULL,
+            violation boolean NOT NULL,
+            last_on date,
+            result text,
+            recheck_on date,
+            next_due_on date,
+            due_from date NOT NULL,
+            open boolean NOT NULL,
+            status_from date,
+            records_until date
+        );
+        COMMENT ON COLUMN premise_due.due_from IS 'first day due: -infinity when never inspected';
+        COMMENT ON COLUMN premise_due.status_from IS 'valid_from of the latest status row (NULL: since always)';
+        COMMENT ON COLUMN premise_due.records_until IS 'the latest day of its inspections and status rows';
+        CREATE INDEX ix_premise_due_district_due ON premise_due (district_code, due_from);
+        CREATE INDEX ix_premise_due_district_records ON premise_due (district_code, records_until);
+        CREATE INDEX ix_hazard_school_links_nearest ON hazard_school_links (hazard_id, distance_m, school_id);
+
+        CREATE FUNCTION geo_safety_refresh_premise_due(p_ids text[]) RETURNS void LANGUAGE plpgsql AS $fn$
+        BEGIN
+            IF cardinality(p_ids) = 0 OR NOT EXISTS (SELECT 1 FROM due_rules_meta) THEN
+                RETURN;
+            END IF;
+            -- dynamic, so each call is planned with its own ids (a visit: index probes; a load: hash joins)
+            EXECUTE $sql$"""
+        + _REFRESH.split(";", 1)[0]
+        + """$sql$ USING p_ids;
+            EXECUTE $sql$"""
+        + _REFRESH.split(";", 1)[1]
+        + """$sql$ USING p_ids;
+        END
+        $fn$;
+
+        CREATE FUNCTION geo_safety_refresh_all_premise_due() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            DELETE FROM premise_due;  -- not TRUNCATE: it may be the cascade of a TRUNCATE that holds the table
+            PERFORM geo_safety_refresh_premise_due(ARRAY(SELECT id FROM premises));
+            RETURN NULL;
+        END
+        $$;
+        """
+    )
+    for table, ids in _SOURCES:
+        op.execute(_trigger(table, ids))
+
+
+def downgrade() -> None:
+    for table, _ in _SOURCES:
+        op.execute(f"DROP TRIGGER tr_{table}_due_truncate ON {table};")
+        events = ("update",) if table in _UPDATE_ONLY else ("update", "insert", "delete")
+        for event in events:
+            op.execute(f"DROP TRIGGER tr_{table}_due_{event} ON {table};")
+            op.execute(f"DROP FUNCTION geo_safety_due_{table}_{event}();")
+    op.execute(
+        """
+        DROP FUNCTION geo_safety_refresh_all_premise_due();
+        DROP FUNCTION geo_safety_refresh_premise_due(text[]);
+        DROP INDEX ix_hazard_school_links_nearest;
+        DROP TABLE premise_due;
+        DROP TABLE due_rules_meta;
+        DROP TABLE due_rules;
+        """
+    )

@@ -1,0 +1,87 @@
+"""The premises' due state kept at write time (migration 0010): which rules it was made with, and when to use it.
+
+Triggers keep ``premise_due`` in step with every write, computed with the rules stored in ``due_rules``. This
+module stores a process's rules there (recomputing every row when they differ) and tells readers whether the
+stored state answers for the rules they hold; otherwise they take the exact path, so a state made with other
+rules is never read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from datetime import date
+
+from sqlalchemy import Connection, Engine, text
+
+from geo_safety.ruleset import RuleSet
+from geo_safety.services import links
+
+log = logging.getLogger(__name__)
+
+#: one writer at a time recomputes the whole state (two workers starting together: the second finds it done)
+_LOCK_KEY = 0x6765_6F5F_6475_65  # "geo_due"
+
+
+def fingerprint(rules: RuleSet) -> str:
+    """What the stored state depends on: each rule's distances, violation and interval, and the recheck days."""
+    items = sorted(
+        (r.category, r.kindergarten_m, r.other_m, r.violation, r.interval_days) for r in rules.rules.values()
+    )
+    return hashlib.sha256(json.dumps([items, rules.recheck_days]).encode()).hexdigest()
+
+
+def usable(conn: Connection, rules: RuleSet, day: date, today: date) -> bool:
+    """Whether the stored state answers "due on ``day``" for ``rules``.
+
+    Only for today and later (a row with a record after ``day`` is judged exactly by the query); past days take
+    the exact path, which reads history as it stood. Rules reaching beyond the stored links never match.
+    """
+    if day < today or not links.cover_rules(rules):
+        return False
+    stored = conn.execute(text("SELECT fingerprint FROM due_rules_meta")).scalar_one_or_none()
+    return stored == fingerprint(rules)
+
+
+def ensure(engine: Engine, rules: RuleSet) -> bool:
+    """Store ``rules`` and recompute every premise's state if the stored ones differ; ``True`` when usable.
+
+    Seconds at province scale (a million premises), once per change of rules, in one transaction: readers see
+    the old state (or, before the first, the exact path) until it commits.
+    """
+    wanted = fingerprint(rules)
+    with engine.begin() as conn:
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+        stored = conn.execute(text("SELECT fingerprint FROM due_rules_meta")).scalar_one_or_none()
+        if not links.cover_rules(rules):  # the exact path measures what the links do not hold
+            return False
+        if stored == wanted:
+            return True
+        conn.execute(text("DELETE FROM due_rules_meta"))
+        conn.execute(text("DELETE FROM due_rules"))
+        if rules.rules:
+            conn.execute(
+                text(
+                    "INSERT INTO due_rules (category, kg_m, other_m, violation, interval_days) "
+                    "VALUES (:category, :kg_m, :other_m, :violation, :interval_days)"
+                ),
+                [
+                    {
+                        "category": r.category,
+                        "kg_m": r.kindergarten_m,
+                        "other_m": r.other_m,
+                        "violation": r.violation,
+                        "interval_days": r.interval_days,
+                    }
+                    for r in rules.rules.values()
+                ],
+            )
+        conn.execute(
+            text("INSERT INTO due_rules_meta (fingerprint, recheck_days) VALUES (:fp, :recheck)"),
+            {"fp": wanted, "recheck": rules.recheck_days},
+        )
+        conn.execute(text("TRUNCATE premise_due"))
+        conn.execute(text("SELECT geo_safety_refresh_premise_due(ARRAY(SELECT id FROM premises))"))
+    log.info("due state recomputed for new rules", extra={"fingerprint": wanted[:12]})
+    return True
