@@ -29,6 +29,8 @@ import pyarrow.csv as pa_csv
 import pyogrio
 
 from bench.world import DATA_DIR, Server, data_for, load_districts
+from geo_safety.ruleset import load_rules
+from geo_safety.services import duestate
 from geo_safety.services.copy_csv import ewkb_hex
 from geo_safety.services.imports import load_file
 from geo_safety.services.readers import wkb_to_shapely
@@ -115,13 +117,20 @@ def run(server: Server) -> list[Load]:
     load_districts(engine, "province")
     for layer, name in (("schools", "schools.geojson"), ("school_campuses", "school_campuses.geojson")):
         load_file(engine, layer, folder / name, datum="wgs84", mode="upsert")
+    duestate.ensure(engine, load_rules())  # as a running service keeps it: the load also writes each due state
     engine.dispose()
     seconds, peak = _run(
         [sys.executable, "-m", "geo_safety.cli", "load", "premises", str(gpkg), "--datum", "wgs84"],
         {"GEO_SAFETY_DATABASE_URL": server.url(DATABASE)},
     )
     results.append(
-        Load("geo-safety load, schools present", _count(server), seconds, peak, "the same + nearest-school links")
+        Load(
+            "geo-safety load, schools present",
+            _count(server),
+            seconds,
+            peak,
+            "the same + nearest-school links + due state",
+        )
     )
 
     # 2. ogr2ogr appending to the same (empty) table, its indexes in place
