@@ -35,9 +35,16 @@ def test_today_map_in_a_real_browser(world: str, settings: Settings) -> None:
         assert page.locator(".gs-due.gs-violation").count() == sum(1 for e in EXPECTED_DUE if e[2])
         assert page.locator("path.gs-route").count() == 1
         assert page.locator(".gs-total-due").inner_text() == str(len(EXPECTED_DUE))
+        page.wait_for_selector(".folium-map[data-gs-data=drawn]", state="attached")  # the data for the view
+        name = page.evaluate("document.querySelector('.folium-map').id")
+        draws = int(page.get_attribute(".folium-map", "data-gs-draws") or 0)
+        page.evaluate(f"window['{name}'].setZoom(15, {{animate: false}})")  # the rings are drawn from zoom 13
+        wait_until(page, f"Number(document.querySelector('.folium-map').dataset.gsDraws) > {draws}")
         assert (
             page.locator("path.gs-buffer").count() == 3
-        )  # rings of 200, 100 and 50 m, each dissolved over the schools
+        )  # rings of 200, 100 and 50 m, each dissolved over the schools, cut to the view
+        legend = page.locator(".gs-legend").inner_text()
+        assert "学校 50 米范围" in legend and "今日检查点" in legend and "行政区界" in legend
         assert "今日巡查" in page.locator(".gs-panel").inner_text()
         page.locator(".gs-due").first.click()
         popup = page.locator(".leaflet-popup-content")

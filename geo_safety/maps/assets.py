@@ -52,6 +52,8 @@ class Asset:
 LEAFLET = [Asset("leaflet", "leaflet.css"), Asset("leaflet", "leaflet.js"), Asset("jquery", "jquery.min.js")]
 MAP_CSS = Asset("geo_safety", "map.css")
 MAP_JS = Asset("geo_safety", "map.js")
+#: the data layers of a page, fetched for the view (or embedded in a file): mapdata.js after map.js
+MAP_DATA = Asset("geo_safety", "mapdata.js")
 BASEMAP = [Asset("geo_safety", "basemap.css"), Asset("geo_safety", "basemap.js")]
 BASEMAP_FEATURES_URL = "/api/v1/basemap/features"
 HEAT = Asset("folium", "leaflet_heat.min.js")

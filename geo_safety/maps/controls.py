@@ -124,6 +124,25 @@ class Stops(MacroElement):
         self.collection, self.fields, self.aliases = collection, fields, aliases
 
 
+class DataLayers(MacroElement):
+    """The map's data layers drawn by ``mapdata.js`` from ``source``: a URL of the app (fetched for the view,
+    again when it moves) or the data itself (a file with no server behind it). ``options`` as ``geoSafety.data``
+    takes them (``summary``: a district's counts, URL or data)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        geoSafety.data({{ this._parent.get_name() }}, {{ this.source|tojson }}, {{ this.options|tojson }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, source: str | dict, options: dict | None = None) -> None:
+        super().__init__()
+        self._name = "DataLayers"
+        self.source, self.options = source, options or {}
+
+
 class LocateControl(MacroElement):
     """'Where am I': Leaflet's own geolocation, drawn as an accuracy circle. Phones give WGS84, like the map."""
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import quote
 
@@ -12,8 +12,9 @@ import shapely
 from branca.element import Element, Figure
 
 from geo_safety.maps import styles
-from geo_safety.maps.assets import GEOMAN, HAZARD_EDITOR, HEAT, attach_assets
+from geo_safety.maps.assets import GEOMAN, HAZARD_EDITOR, HEAT, MAP_DATA, Asset, attach_assets
 from geo_safety.maps.controls import (
+    DataLayers,
     HazardEditor,
     HtmlControl,
     Label,
@@ -25,8 +26,9 @@ from geo_safety.maps.controls import (
     legend_html,
 )
 from geo_safety.maps.page import RenderedPage, render_page
+from geo_safety.maps.viewdata import DETAIL_MIN_ZOOM, Layer, Symbol, area, point, view_of
 
-__all__ = ["RenderedPage"]
+__all__ = ["RenderedPage", "Symbol"]
 from geo_safety.maps.tiles import Basemap, image_sources
 
 
@@ -44,12 +46,15 @@ class TodayMapData:
     total_due: int = 0
 
 
-def _finish(fmap: folium.Map, summary_html: str, inline_assets: bool) -> folium.Map:
-    """The parts every field map shares: the summary panel, locate-me, the layer control, local assets."""
+def _finish(fmap: folium.Map, summary_html: str, inline_assets: bool, extra: list[Asset] | None = None) -> folium.Map:
+    """The parts every field map shares: the summary panel, locate-me, the layer control, local assets.
+    Maps with data layers (``extra`` holds ``MAP_DATA``) get theirs from ``mapdata.js``, which adds them to
+    its own layer control."""
     fmap.add_child(HtmlControl(summary_html, position="topright", css_class="gs-panel"))
     fmap.add_child(LocateControl())
-    folium.LayerControl(collapsed=True).add_to(fmap)
-    attach_assets(fmap, inline=inline_assets)
+    if MAP_DATA not in (extra or []):
+        folium.LayerControl(collapsed=True).add_to(fmap)
+    attach_assets(fmap, extra, inline=inline_assets)
     return fmap
 
 
@@ -111,13 +116,9 @@ _POINT_FIELDS = (
 )
 
 
-def due_points_layer(features: list[dict[str, Any]], name: str, marker_class: str) -> folium.GeoJson:
-    """Many due premises as one GeoJSON layer: compact properties, one shared popup template.
-
-    One folium marker per premise repeated its popup HTML and JavaScript thousands of times (several MB
-    for a district); here each premise is a few short properties and coordinates to 6 decimals (~0.1 m).
-    Fill and edge are those of ``due_symbols`` (the legend).
-    """
+def premise_layer(features: list[dict[str, Any]], key: str, name: str, marker_class: str) -> Layer:
+    """Due premises as one data layer: a few short properties each, one shared popup; fill and edge as
+    ``due_symbols`` (the legend) draws them."""
     compact = []
     for feature in features:
         props = feature["properties"]
@@ -125,10 +126,10 @@ def due_points_layer(features: list[dict[str, Any]], name: str, marker_class: st
         reason = styles.REASON_CN.get(props.get("reason") or "", props.get("reason")) or "—"
         fill, edge = _point_style(props)
         compact.append(
-            {
-                "type": "Feature",
-                "geometry": {"type": "Point", "coordinates": [round(lon, 6), round(lat, 6)]},
-                "properties": {
+            point(
+                lon,
+                lat,
+                {
                     "name": props["name"],
                     "category_cn": styles.CATEGORY_CN.get(props["category"], props["category"]),
                     "reason_cn": reason + ("（违规）" if props["violation"] else ""),
@@ -136,39 +137,22 @@ def due_points_layer(features: list[dict[str, Any]], name: str, marker_class: st
                     "distance": f"{props['distance_m']:.1f} 米 / 规定 {props['rule_distance_m']:.0f} 米",
                     "last": props.get("last_inspected_on") or "从未检查",
                     "id": props["target_id"],
+                    "reason": props.get("reason"),
+                    "violation": bool(props["violation"]),
                     "_fill": fill,
                     "_edge": edge,
                 },
-            }
+            )
         )
-    layer = folium.GeoJson(
-        {"type": "FeatureCollection", "features": compact},
-        name=name,
-        marker=folium.CircleMarker(radius=5, weight=2, fill=True, fill_opacity=0.9),
-        style_function=lambda f: {
-            "fillColor": f["properties"]["_fill"],
-            "color": f["properties"]["_edge"],
-            "className": marker_class,
-        },
+    return Layer(
+        key,
+        name,
+        "points",
+        compact,
+        style={"radius": 5, "weight": 2, "fill": True, "fillOpacity": 0.9, "className": marker_class},
+        popup=_fields(_POINT_FIELDS),
+        symbols=due_symbols,
     )
-    layer.add_child(TablePopup(*_fields(_POINT_FIELDS)))
-    return layer
-
-
-@dataclass(frozen=True)
-class Symbol:
-    """One legend row drawn as the map draws it: shape, fill and edge colour, label.
-
-    Shapes: ``dot`` (circle marker; ``size`` 0–2 for markers sized by class), ``square``, ``area`` (a filled
-    polygon), ``line``, ``dashed`` (a dashed line), ``ring`` (an unfilled dashed circle), ``heat`` (a colour ramp,
-    ``fill`` = its colours separated by spaces), ``stop`` (a numbered stop), ``start``.
-    """
-
-    shape: str
-    fill: str | None
-    edge: str | None
-    label: str
-    size: int = 0
 
 
 def legend(title: str, symbols: list[Symbol], note: str = "", layer: str | None = None) -> str:
@@ -224,11 +208,12 @@ def risk_class(score: float, breaks: list[float]) -> int:
     return len(styles.RISK_CLASSES) - 1
 
 
-def hotspot_symbols(scores: list[float]) -> tuple[list[Symbol], str]:
-    """Legend rows of the named risk classes drawn on this map, and a note on what they mean."""
+def hotspot_symbols(scores: list[float], breaks: list[float] | None = None) -> tuple[list[Symbol], str]:
+    """Legend rows of the named risk classes drawn on this map (of ``breaks``, by default the terciles of
+    ``scores``), and a note on what they mean."""
     if not scores:
         return [], "本图无溺水隐患点。"
-    breaks = risk_breaks(scores)
+    breaks = breaks or risk_breaks(scores)
     present = {risk_class(s, breaks) for s in scores}
     lower = [min(scores), *breaks[:-1]]
     symbols = []
@@ -400,39 +385,89 @@ def _bounds(features: list[dict[str, Any]]) -> list[list[float]]:
     return [[min(ys), min(xs)], [max(ys), max(xs)]]
 
 
-def add_rings(fmap: folium.Map, rings: dict[float, list[dict[str, Any]]]) -> None:
-    for distance, features in sorted(rings.items(), reverse=True):
-        if not features:  # folium refuses tooltips on an empty layer; an empty layer shows nothing anyway
-            continue
+def ring_layer(rings: dict[float, list[dict[str, Any]]]) -> Layer:
+    """The schools' rule rings (one dissolved shape per distance, widest first), cut to the view when sent:
+    drawn from zoom ``DETAIL_MIN_ZOOM`` on, where 50 m is more than a few pixels."""
+    features = []
+    for distance, found in sorted(rings.items(), reverse=True):
         colour = styles.buffer_colour(distance)
-        layer = folium.GeoJson(
-            {"type": "FeatureCollection", "features": features},
-            name=f"学校 {distance:.0f} 米范围",
-            style_function=lambda _, c=colour: {
-                "color": c,
-                "weight": 1,
-                "fillColor": c,
-                "fillOpacity": 0.06,
-                "className": "gs-buffer",
+        for feature in found:
+            names = feature["properties"].get("schools")
+            features.append(
+                area(
+                    feature["geometry"],
+                    {
+                        "label": f"{distance:.0f} 米范围 · 学校：{names or ''}",
+                        "_fill": colour,
+                        "_edge": colour,
+                        "distance": distance,
+                    },
+                )
+            )
+
+    def symbols(sent: list[dict[str, Any]]) -> list[Symbol]:
+        drawn = sorted({f["properties"]["distance"] for f in sent})
+        return [Symbol("area", styles.buffer_colour(d), styles.buffer_colour(d), f"学校 {d:.0f} 米范围") for d in drawn]
+
+    return Layer(
+        "rings",
+        "学校周边规定距离范围",
+        "areas",
+        features,
+        style={"weight": 1, "fillOpacity": 0.06, "className": "gs-buffer"},
+        label="label",
+        symbols=symbols,
+        min_zoom=DETAIL_MIN_ZOOM,
+        clip=True,
+        hidden_note=f"放大到 {DETAIL_MIN_ZOOM} 级以上显示学校周边规定距离范围。" if features else "",
+    )
+
+
+def school_gate_layer(schools: list[dict[str, Any]]) -> Layer:
+    compact = [
+        point(
+            f["geometry"]["coordinates"][0],
+            f["geometry"]["coordinates"][1],
+            {
+                "name": f["properties"]["name"],
+                "kind_cn": styles.SCHOOL_KIND_CN.get(f["properties"].get("kind", ""), f["properties"].get("kind")),
+                "students": f["properties"].get("students"),
+                "id": f["properties"]["id"],
             },
         )
-        layer.add_child(Label("schools", f"{distance:.0f} 米范围 · 学校："))
-        layer.add_to(fmap)
-
-
-def add_schools(fmap: folium.Map, schools: list[dict[str, Any]]) -> None:
-    if not schools:
-        return
-    for feature in schools:
-        props = feature["properties"]
-        props["kind_cn"] = styles.SCHOOL_KIND_CN.get(props.get("kind", ""), props.get("kind"))
-    layer = folium.GeoJson(
-        {"type": "FeatureCollection", "features": schools},
-        name="学校",
-        marker=folium.CircleMarker(radius=5, color="#fff", weight=1, fill_color=styles.SCHOOL_COLOUR, fill_opacity=1),
+        for f in schools
+    ]
+    gate = Symbol("dot", styles.SCHOOL_COLOUR, "#ffffff", "学校校门")
+    return Layer(
+        "schools",
+        "学校",
+        "points",
+        compact,
+        style={
+            "radius": 5,
+            "color": "#ffffff",
+            "weight": 1,
+            "fill": True,
+            "fillColor": styles.SCHOOL_COLOUR,
+            "fillOpacity": 1,
+            "className": "gs-school-gate",
+        },
+        popup=(["name", "kind_cn", "students", "id"], ["学校", "类型", "学生数", "编号"]),
+        symbols=lambda sent: [gate],
     )
-    layer.add_child(TablePopup(["name", "kind_cn", "students", "id"], ["学校", "类型", "学生数", "编号"]))
-    layer.add_to(fmap)
+
+
+def today_layers(data: TodayMapData) -> list[Layer]:
+    """The data layers of the day's map under its numbered stops: rings, school gates, the rest due."""
+    return [
+        ring_layer(data.rings),
+        school_gate_layer(data.schools),
+        premise_layer(data.other_due, "other_due", "其他待查场所", "gs-other-due"),
+    ]
+
+
+def today_view(data: TodayMapData, bbox: Any = None, zoom: int | None = None) -> dict[str, Any]:
+    return view_of(today_layers(data), bbox=bbox, zoom=zoom, fixed=[DISTRICT_LINE])
 
 
 def _point(stop: dict[str, Any]) -> dict[str, Any]:
@@ -444,7 +479,7 @@ def _route_lines(plan: dict[str, Any]) -> list[list[list[float]]]:
     return [line for line in route.get("coordinates", []) if len(line) > 1]
 
 
-def add_plan(fmap: folium.Map, plan: dict[str, Any], other_due: list[dict[str, Any]]) -> None:
+def add_plan(fmap: folium.Map, plan: dict[str, Any]) -> None:
     stops = folium.FeatureGroup(name="今日巡查路线", show=True)
     lines = _route_lines(plan)
     if lines:  # one line per land part: never a leg across the sea
@@ -469,19 +504,23 @@ def add_plan(fmap: folium.Map, plan: dict[str, Any], other_due: list[dict[str, A
         )
     )
     stops.add_to(fmap)
-    if other_due:
-        due_points_layer(other_due, "其他待查场所", "gs-other-due").add_to(fmap)
 
 
-def today_map(data: TodayMapData, basemap: Basemap | None = None, *, inline_assets: bool = False) -> folium.Map:
+def today_map(
+    data: TodayMapData,
+    basemap: Basemap | None = None,
+    *,
+    inline_assets: bool = False,
+    source: str | dict[str, Any] | None = None,
+) -> folium.Map:
+    """The day's map: boundary, the plan's numbered stops and route, the summary; rings, school gates and
+    the rest due are data layers from ``source`` (the app's view endpoint; None: embedded, for a file)."""
     # a phone screen opens on the day's stops of the land part still to be worked, not the whole district
     stops = data.plan["stops"]
     first = next((s for s in stops if s.get("status") != "done"), stops[0] if stops else None)
     focus = [{"geometry": _point(s)} for s in stops if first is not None and s["group"] == first["group"]]
     fmap = base_map(data.districts, basemap, focus=focus or None)
-    add_rings(fmap, data.rings)
-    add_schools(fmap, data.schools)
-    add_plan(fmap, data.plan, data.other_due)
+    add_plan(fmap, data.plan)
     symbols = [
         Symbol("stop", styles.REASON_COLOUR[r], styles.DUE_EDGE, f"今日检查点（数字=顺序）· {styles.REASON_CN[r]}")
         for r in styles.REASON_COLOUR
@@ -495,16 +534,7 @@ def today_map(data: TodayMapData, basemap: Basemap | None = None, *, inline_asse
         symbols.append(Symbol("stop", "#7f8c8d", styles.VIOLATION_COLOUR, "今日检查点 · 违规（紫色粗边）"))
     if _route_lines(data.plan):
         symbols.append(Symbol("line", None, styles.ROUTE_COLOUR, "建议路线（海岛单独规划）"))
-    symbols += due_symbols(data.other_due)
-    if data.schools:
-        symbols.append(Symbol("dot", styles.SCHOOL_COLOUR, "#ffffff", "学校校门"))
-    symbols += [
-        Symbol("area", styles.buffer_colour(d), styles.buffer_colour(d), f"学校 {d:.0f} 米范围")
-        for d in sorted(data.rings)
-        if data.rings[d]
-    ]
-    symbols.append(DISTRICT_LINE)
-    fmap.add_child(HtmlControl(legend("图例", symbols)))
+    fmap.add_child(DataLayers(today_view(data) if source is None else source, {"legend": [asdict(x) for x in symbols]}))
     length_km = (data.plan.get("route_length_m") or 0) / 1000
     summary = (
         f"<h4>{html.escape(data.title)}</h4><div>日期：{data.day}</div>"
@@ -516,7 +546,7 @@ def today_map(data: TodayMapData, basemap: Basemap | None = None, *, inline_asse
     shown = len(stops) + len(data.other_due)
     if shown < data.total_due:
         summary += f"<div>地图显示优先级最高的 {shown} 处</div>"
-    return _finish(fmap, summary, inline_assets)
+    return _finish(fmap, summary, inline_assets, [MAP_DATA])
 
 
 def hazard_editor_map(
@@ -582,40 +612,39 @@ def hotspots_map(
     features = hotspots["features"]
     fmap = base_map(districts, basemap, focus=features or None)
     radius = hotspots["radius_m"]
-    if rings:  # an empty layer draws nothing
-        labelled = [
-            {
-                "type": "Feature",
-                "geometry": r["geometry"],
-                "properties": {"label": f"学校 {r['properties']['name']} · 学生 {r['properties']['students']}"},
-            }
+    ring = Symbol("ring", None, styles.SCHOOL_COLOUR, f"学校周边 {radius:.0f} 米范围")
+    ring_layer = Layer(
+        "school_rings",
+        f"学校 {radius:.0f} 米范围",
+        "areas",
+        [
+            area(r["geometry"], {"label": f"学校 {r['properties']['name']} · 学生 {r['properties']['students']}"})
             for r in rings
-        ]
-        folium.GeoJson(
-            {"type": "FeatureCollection", "features": labelled},
-            name=f"学校 {radius:.0f} 米范围",
-            style_function=lambda _: {
-                "color": styles.SCHOOL_COLOUR,
-                "weight": 1,
-                "fill": False,
-                "dashArray": "4 4",
-                "className": "gs-school-ring",
-            },
-        ).add_child(Label("label")).add_to(fmap)
-    _add_hotspots(fmap, features)
-    symbols, note = hotspot_symbols([f["properties"]["risk_score"] for f in features])
-    if rings:
-        symbols.append(Symbol("ring", None, styles.SCHOOL_COLOUR, f"学校周边 {radius:.0f} 米范围"))
-    symbols.append(DISTRICT_LINE)
-    fmap.add_child(HtmlControl(legend("图例", symbols, note)))
+        ],
+        style={
+            "color": styles.SCHOOL_COLOUR,
+            "weight": 1,
+            "fill": False,
+            "dashArray": "4 4",
+            "className": "gs-school-ring",
+        },
+        label="label",
+        symbols=lambda sent: [ring],
+    )
+    _, note = hotspot_symbols([f["properties"]["risk_score"] for f in features])
+    # the hotspots above the rings; the legend lists hotspot classes first, as before
+    layers = [ring_layer, *hotspot_layers(features)]
+    view = view_of(layers, fixed=[DISTRICT_LINE], note=note)
+    order = {"dot": 0, "ring": 1, "dashed": 2}
+    view["legend"].sort(key=lambda row: order.get(row["shape"], 1))
+    fmap.add_child(DataLayers(view))
     key = hotspots.get("key_period")
     summary = (
         f"<h4>{html.escape(title)}</h4><div>日期：{hotspots['date']}"
         f"{'（重点时段：' + html.escape(key) + '）' if key else ''}</div>"
-        f"<div>隐患点：<b class='gs-hotspot-count'>{hotspots['numberMatched']}</b></div>"
-        + _calendar_notice(hotspots)
+        f"<div>隐患点：<b class='gs-hotspot-count'>{hotspots['numberMatched']}</b></div>" + _calendar_notice(hotspots)
     )
-    return _finish(fmap, summary, inline_assets)
+    return _finish(fmap, summary, inline_assets, [MAP_DATA])
 
 
 def _calendar_notice(hotspots: dict[str, Any]) -> str:
@@ -644,111 +673,166 @@ SECURITY_CN = {
 }
 
 
-def _summary_html(title: str, day: str, summary: dict[str, Any]) -> str:
-    missing = (
-        "".join(
-            f"<li>{styles.MISSING_CN.get(k, k)}：{v}</li>" for k, v in sorted(summary["unguarded_by_missing"].items())
-        )
-        or "<li>无</li>"
-    )
-    rows = [
-        ("学校", summary["schools"]),
-        ("学生", summary["students"]),
-        ("溺水隐患点", summary["hotspots"]),
-        ("未达标水域", summary["unguarded_zones"]),
-        ("违规场所", summary["violations"]),
-        ("待查场所", summary["premises_due"]),
-        ("近30天检查", summary["inspections_30d"]),
-    ]
-    body = "".join(f"<tr><th>{k}</th><td class='gs-{i}'>{v}</td></tr>" for i, (k, v) in enumerate(rows))
-    return (
-        f"<h4>{html.escape(title)}</h4><div>日期：{day}</div><table class='gs-summary'>{body}</table>"
-        f"<div>未达标水域缺少：</div><ul class='gs-missing'>{missing}</ul>"
-    )
-
-
 def district_title(data: DistrictMapData) -> str:
     return f"{data.district['properties']['name']} 校园安全隐患图"
 
 
-def district_map(data: DistrictMapData, basemap: Basemap | None, *, inline_assets: bool = False) -> folium.Map:
-    """A district's hotspots (polygons, markers and a heat layer by risk), premises, schools by compliance.
+def summary_json(summary: dict[str, Any]) -> dict[str, Any]:
+    """A district's counts as the panel draws them (``mapdata.js``), missing measures labelled in Chinese."""
+    return {
+        **{k: v for k, v in summary.items() if k != "unguarded_by_missing"},
+        "unguarded_by_missing": [
+            {"item": k, "label": styles.MISSING_CN.get(k, k), "count": v}
+            for k, v in sorted(summary["unguarded_by_missing"].items())
+        ],
+    }
 
-    Opens on the mainland; islands far offshore (海城区's 涠洲岛 and 斜阳岛) are a button away."""
-    from folium.plugins import HeatMap
 
-    focus, islands = island_note(data.district)
-    fmap = base_map([data.district], basemap, focus=focus)
-    hotspot_features = data.hotspots["features"]
-    symbols, note = hotspot_symbols([f["properties"]["risk_score"] for f in hotspot_features])
-    if hotspot_features:
-        heat = []
-        for feature in hotspot_features:
-            point = shapely.point_on_surface(shapely.geometry.shape(feature["geometry"]))
-            heat.append([point.y, point.x, feature["properties"]["risk_score"]])
-        top = max(h[2] for h in heat) or 1.0
-        HeatMap(
-            [[y, x, w / top] for y, x, w in heat],
-            name="风险热力",
-            radius=30,
-            blur=20,
-            min_opacity=0.3,
-            gradient=styles.HEAT_GRADIENT,
-        ).add_to(fmap)
-        symbols.append(Symbol("heat", " ".join(styles.HEAT_GRADIENT.values()), None, "风险热力（按风险分加权，低→高）"))
-    _add_hotspots(fmap, hotspot_features)
-    shown = [f for f in data.premises if f["properties"]["reason"] is not None or f["properties"]["violation"]]
-    violating = [f for f in shown if f["properties"]["violation"]]
-    for features, name, marker_class in (
-        (violating, "违规场所", "gs-violation-marker"),
-        ([f for f in shown if not f["properties"]["violation"]], "待查场所", "gs-due-marker"),
-    ):
-        if features:
-            due_points_layer(features, name, marker_class).add_to(fmap)
-    symbols += due_symbols(shown)
+def heat_layer(features: list[dict[str, Any]]) -> Layer:
+    """The hotspots' heat: a point on each zone weighted by its risk over the map's highest risk."""
+    top = max((f["properties"]["risk_score"] for f in features), default=0.0) or 1.0
+    heat = []
+    for feature in features:
+        spot = shapely.point_on_surface(shapely.geometry.shape(feature["geometry"]))
+        heat.append(point(spot.x, spot.y, {"w": round(feature["properties"]["risk_score"] / top, 4)}))
+    ramp = Symbol("heat", " ".join(styles.HEAT_GRADIENT.values()), None, "风险热力（按风险分加权，低→高）")
+    return Layer(
+        "heat",
+        "风险热力",
+        "heat",
+        heat,
+        style={
+            "radius": 30,
+            "blur": 20,
+            "minOpacity": 0.3,
+            "gradient": {str(k): v for k, v in styles.HEAT_GRADIENT.items()},
+        },
+        symbols=lambda sent: [ramp],
+    )
+
+
+def school_compliance_layer(schools: list[dict[str, Any]]) -> Layer:
+    """Schools coloured by how many of the four security items they lack (most lacking first)."""
     compact = []
-    for feature in data.schools:
+    for feature in schools:
         props = feature["properties"]
         lacking = [SECURITY_CN[k] for k in SECURITY_CN if not props[k]]
         colour = styles.SCHOOL_COMPLIANCE[min(len(lacking), 2)][1]
+        lon, lat = feature["geometry"]["coordinates"]
         compact.append(
-            {
-                "type": "Feature",
-                "geometry": feature["geometry"],
-                "properties": {
-                    "name": f"{props['name']}（{props['students']} 人）",
-                    "security": "四项达标" if not lacking else "缺：" + "、".join(lacking),
-                    "_fill": colour,
-                },
-            }
+            (
+                -len(lacking),
+                point(
+                    lon,
+                    lat,
+                    {
+                        "name": f"{props['name']}（{props['students']} 人）",
+                        "security": "四项达标" if not lacking else "缺：" + "、".join(lacking),
+                        "_fill": colour,
+                    },
+                ),
+            )
         )
-    if compact:
-        folium.GeoJson(
-            {"type": "FeatureCollection", "features": compact},
-            name="学校（安防达标情况）",
-            marker=folium.CircleMarker(radius=6, color="#ffffff", weight=2, fill=True, fill_opacity=1),
-            style_function=lambda f: {"fillColor": f["properties"]["_fill"], "className": "gs-school-marker"},
-        ).add_child(TablePopup(["name", "security"], ["学校", "安防"])).add_to(fmap)
-    drawn = {c["properties"]["_fill"] for c in compact}
-    symbols += [
-        Symbol("dot", colour, "#ffffff", f"学校 · {label}")
-        for label, colour in styles.SCHOOL_COMPLIANCE
-        if colour in drawn
-    ]
-    symbols.append(DISTRICT_LINE)
-    fmap.add_child(HtmlControl(legend("图例", symbols, note)))
-    title = district_title(data)
-    panel = _summary_html(title, data.day, data.summary) + _calendar_notice(data.hotspots) + islands
+    compact.sort(key=lambda pair: pair[0])
+
+    def symbols(sent: list[dict[str, Any]]) -> list[Symbol]:
+        drawn = {f["properties"]["_fill"] for f in sent}
+        return [
+            Symbol("dot", colour, "#ffffff", f"学校 · {label}")
+            for label, colour in styles.SCHOOL_COMPLIANCE
+            if colour in drawn
+        ]
+
+    return Layer(
+        "schools",
+        "学校（安防达标情况）",
+        "points",
+        [f for _, f in compact],
+        style={
+            "radius": 6,
+            "color": "#ffffff",
+            "weight": 2,
+            "fill": True,
+            "fillOpacity": 1,
+            "className": "gs-school-marker",
+        },
+        popup=(["name", "security"], ["学校", "安防"]),
+        symbols=symbols,
+    )
+
+
+def district_layers(data: DistrictMapData) -> tuple[list[Layer], str]:
+    """The data layers of a district map, most important first within each, and the legend's note."""
+    hotspot_features = data.hotspots["features"]
+    layers = [heat_layer(hotspot_features)] if hotspot_features else []
+    layers += hotspot_layers(hotspot_features)
+    shown = [f for f in data.premises if f["properties"]["reason"] is not None or f["properties"]["violation"]]
+    layers.append(
+        premise_layer(
+            [f for f in shown if f["properties"]["violation"]], "violations", "违规场所", "gs-violation-marker"
+        )
+    )
+    layers.append(
+        premise_layer([f for f in shown if not f["properties"]["violation"]], "due", "待查场所", "gs-due-marker")
+    )
+    layers.append(school_compliance_layer(data.schools))
+    _, note = hotspot_symbols([f["properties"]["risk_score"] for f in hotspot_features])
+    return layers, note
+
+
+def district_view(data: DistrictMapData, bbox: Any = None, zoom: int | None = None) -> dict[str, Any]:
+    """What a district map draws for one view (``bbox`` None: the whole district, as a file embeds it)."""
+    layers, note = district_layers(data)
+    return view_of(layers, bbox=bbox, zoom=zoom, fixed=[DISTRICT_LINE], note=note)
+
+
+def district_shell(
+    district: dict[str, Any],
+    day: str,
+    notice: str | None,
+    basemap: Basemap | None,
+    *,
+    source: str | dict[str, Any],
+    summary: str | dict[str, Any],
+    inline_assets: bool = False,
+) -> folium.Map:
+    """A district map without its data: boundary, panel and controls; ``mapdata.js`` draws hotspots (polygons,
+    markers and a heat layer by risk), premises and schools by compliance from ``source`` (the app's view
+    endpoint, or the data itself in a file), and the panel's counts from ``summary``.
+
+    Opens on the mainland; islands far offshore (海城区's 涠洲岛 and 斜阳岛) are a button away."""
+    focus, islands = island_note(district)
+    fmap = base_map([district], basemap, focus=focus)
+    title = f"{district['properties']['name']} 校园安全隐患图"
+    panel = (
+        f"<h4>{html.escape(title)}</h4><div>日期：{html.escape(day)}</div>"
+        "<div class='gs-summary-slot'>统计加载中…</div>"
+        + (f"<div class='gs-provisional'>{html.escape(notice)}</div>" if notice else "")
+        + islands
+    )
     if not inline_assets:  # served pages link their printable files; a written file stands alone
-        code, day = quote(str(data.district["properties"]["code"])), quote(data.day)
+        code, quoted_day = quote(str(district["properties"]["code"])), quote(day)
         panel += (
-            f"<div class='gs-downloads'>打印版：<a href='/maps/districts/{code}/print.png?date={day}'>PNG 图片</a> · "
-            f"<a href='/maps/districts/{code}/print.pdf?date={day}'>PDF</a></div>"
+            f"<div class='gs-downloads'>打印版：<a href='/maps/districts/{code}/print.png?date={quoted_day}'>"
+            f"PNG 图片</a> · <a href='/maps/districts/{code}/print.pdf?date={quoted_day}'>PDF</a></div>"
         )
     fmap.add_child(HtmlControl(panel, position="topright", css_class="gs-panel"))
-    folium.LayerControl(collapsed=True).add_to(fmap)
-    attach_assets(fmap, [HEAT], inline=inline_assets)
+    fmap.add_child(DataLayers(source, {"summary": summary}))
+    attach_assets(fmap, [HEAT, MAP_DATA], inline=inline_assets)
     return fmap
+
+
+def district_map(data: DistrictMapData, basemap: Basemap | None, *, inline_assets: bool = False) -> folium.Map:
+    """A district's map with all its data embedded (the file ``geo-safety map districts`` writes)."""
+    return district_shell(
+        data.district,
+        data.day,
+        data.hotspots.get("calendar_notice"),
+        basemap,
+        source=district_view(data),
+        summary=summary_json(data.summary),
+        inline_assets=inline_assets,
+    )
 
 
 _HOTSPOT_FIELDS = (
@@ -765,14 +849,13 @@ _HOTSPOT_FIELDS = (
 )
 
 
-def _add_hotspots(fmap: folium.Map, features: list[dict[str, Any]]) -> list[float]:
-    """Hotspot shapes and, at their centres, markers sized by risk class: two layers, one popup template.
-
-    One folium layer per hotspot repeated the popup's HTML and JavaScript hundreds of times per district.
-    """
-    breaks = risk_breaks([f["properties"]["risk_score"] for f in features])
+def hotspot_layers(features: list[dict[str, Any]]) -> list[Layer]:
+    """Hotspot shapes (from zoom ``DETAIL_MIN_ZOOM``, where a pond is more than a speck) and, at their centres,
+    markers sized by risk class; classes are the terciles of all the map's hotspots, highest risk first."""
+    scores = [f["properties"]["risk_score"] for f in features]
+    breaks = risk_breaks(scores)
     shapes, markers = [], []
-    for feature in features:
+    for feature in sorted(features, key=lambda f: -f["properties"]["risk_score"]):
         props = feature["properties"]
         index = risk_class(props["risk_score"], breaks)
         shown = {
@@ -790,39 +873,46 @@ def _add_hotspots(fmap: folium.Map, features: list[dict[str, Any]]) -> list[floa
             "person": props.get("responsible_person") or "未明确",
             "phone_no": props.get("phone") or "—",
             "hazard_id": props["hazard_id"],
+            "score": props["risk_score"],
             "_fill": styles.RISK_COLOURS[index],
             "_radius": 5 + 3 * index,
         }
-        shapes.append({"type": "Feature", "geometry": feature["geometry"], "properties": shown})
-        # a small pond is a speck at district scale: a marker sized by risk class keeps it visible
-        point = shapely.point_on_surface(shapely.geometry.shape(feature["geometry"]))
-        centre = {"type": "Point", "coordinates": [round(point.x, 6), round(point.y, 6)]}
-        markers.append({"type": "Feature", "geometry": centre, "properties": shown})
-    if not features:
-        return breaks
+        shapes.append(area(feature["geometry"], shown))
+        spot = shapely.point_on_surface(shapely.geometry.shape(feature["geometry"]))
+        markers.append(point(spot.x, spot.y, shown))
+
+    def symbols(sent: list[dict[str, Any]]) -> list[Symbol]:
+        rows, _ = hotspot_symbols([f["properties"]["score"] for f in sent], breaks)
+        return rows
+
     popup = _fields(_HOTSPOT_FIELDS)
-    layer = folium.FeatureGroup(name="溺水隐患点")
-    folium.GeoJson(
-        {"type": "FeatureCollection", "features": shapes},
-        style_function=lambda f: {
-            "color": styles.HOTSPOT_EDGE,
-            "weight": 1,
-            "fillColor": f["properties"]["_fill"],
-            "fillOpacity": 0.8,
-            "className": "gs-hotspot",
-        },
-    ).add_child(TablePopup(*popup)).add_child(Label("zone")).add_to(layer)
-    folium.GeoJson(
-        {"type": "FeatureCollection", "features": markers},
-        marker=folium.CircleMarker(color=styles.HOTSPOT_EDGE, weight=1, fill=True, fill_opacity=0.9),
-        style_function=lambda f: {
-            "fillColor": f["properties"]["_fill"],
-            "radius": f["properties"]["_radius"],
-            "className": "gs-hotspot-marker",
-        },
-    ).add_child(TablePopup(*popup)).add_to(layer)
-    layer.add_to(fmap)
-    return breaks
+    return [
+        Layer(
+            "hotspot_areas",
+            "溺水隐患水域范围",
+            "areas",
+            shapes,
+            style={"color": styles.HOTSPOT_EDGE, "weight": 1, "fillOpacity": 0.8, "className": "gs-hotspot"},
+            popup=popup,
+            label="zone",
+            min_zoom=DETAIL_MIN_ZOOM,
+        ),
+        Layer(
+            "hotspots",
+            "溺水隐患点",
+            "points",
+            markers,
+            style={
+                "color": styles.HOTSPOT_EDGE,
+                "weight": 1,
+                "fill": True,
+                "fillOpacity": 0.9,
+                "className": "gs-hotspot-marker",
+            },
+            popup=popup,
+            symbols=symbols,
+        ),
+    ]
 
 
 _OVERVIEW_FIELDS = (

@@ -9,17 +9,22 @@ from typing import Any
 from sqlalchemy import Engine, RowMapping, text
 
 from geo_safety import queries
+from geo_safety.maps import viewdata
 from geo_safety.maps.render import (
+    DISTRICT_LINE,
     OVERVIEW_TITLE,
     DistrictMapData,
     RenderedPage,
     TodayMapData,
+    district_layers,
     district_map,
+    district_shell,
     district_title,
     hazard_editor_map,
     hotspots_map,
     overview_map,
     render_html,
+    today_layers,
     today_map,
 )
 from geo_safety.maps.tiles import basemap
@@ -41,24 +46,21 @@ def _features(rows: Any, props: tuple[str, ...]) -> list[dict[str, Any]]:
 MAP_POINTS = inspections.SHARED_DUE
 
 
-def today_map_html(
+def today_data(
     engine: Engine,
     rules: RuleSet,
-    settings: Settings,
     day: date,
     districts: tuple[str, ...] | None,
     *,
     user: Principal | None = None,
     limit: int = plans.DEFAULT_STOPS,
-    inline_assets: bool = False,
-) -> RenderedPage:
-    """The inspector's map of ``day``: boundary, rule rings, schools, the day's numbered stops and the rest due.
+) -> TodayMapData:
+    """What the inspector's map of ``day`` shows: boundary, rule rings, schools, the day's stops, the rest due.
 
     The stops are the day plan the phone app shows (an inspector's stored plan; for others and the printed
     file, the plan an inspector would get), islands planned apart: the map and the app never disagree.
     """
     scope = list(districts) if districts else None
-    tiles = basemap(settings.tiles, settings.tianditu_key)
     if user is not None and user.may("inspect"):
         plan = plans.today(engine, rules, user, day, districts, limit)
     else:
@@ -78,7 +80,7 @@ def today_map_html(
         layers=("districts", "schools"),
     )
     names = "、".join(f["properties"]["name"] for f in outline) or "全市"
-    data = TodayMapData(
+    return TodayMapData(
         day=day.isoformat(),
         title=f"今日巡查 · {names}",
         districts=outline,
@@ -88,7 +90,50 @@ def today_map_html(
         other_due=other_due,
         total_due=everything["numberMatched"],
     )
-    return render_html(today_map(data, tiles, inline_assets=inline_assets), data.title, tiles)
+
+
+def today_map_html(
+    engine: Engine,
+    rules: RuleSet,
+    settings: Settings,
+    day: date,
+    districts: tuple[str, ...] | None,
+    *,
+    user: Principal | None = None,
+    limit: int = plans.DEFAULT_STOPS,
+    inline_assets: bool = False,
+    data_url: str | None = None,
+) -> RenderedPage:
+    """The inspector's map of ``day``. Served (``data_url``): the boundary, the day's numbered stops and the
+    panel, with rings, school gates and the rest due loaded for the view from ``data_url``; as a file (no
+    ``data_url``): everything embedded."""
+    tiles = basemap(settings.tiles, settings.tianditu_key)
+    data = today_data(engine, rules, day, districts, user=user, limit=limit)
+    return render_html(today_map(data, tiles, inline_assets=inline_assets, source=data_url), data.title, tiles)
+
+
+def today_view_data(
+    engine: Engine,
+    rules: RuleSet,
+    day: date,
+    districts: tuple[str, ...] | None,
+    bbox: viewdata.BBox | None,
+    zoom: int | None,
+    *,
+    user: Principal | None = None,
+    limit: int = plans.DEFAULT_STOPS,
+) -> dict[str, Any]:
+    """The data layers of the inspector's map for one view: computed once per change of the districts' data
+    (as the page is), then cut to the view."""
+    owner = user.id if user is not None and user.may("inspect") else None  # an inspector's plan is their own
+    key = ("today-map-layers", id(rules), day, districts, limit, owner)
+    layers = cache.cached(
+        engine,
+        key,
+        lambda: today_layers(today_data(engine, rules, day, districts, user=user, limit=limit)),
+        districts=districts,
+    )
+    return viewdata.view_of(layers, bbox=bbox, zoom=zoom, fixed=[DISTRICT_LINE])
 
 
 def _school_layers(
@@ -151,37 +196,64 @@ def hotspots_map_html(
     return render_html(hotspots_map(found, rings, outline, tiles, title, inline_assets=inline_assets), title, tiles)
 
 
-def district_data(engine: Engine, rules: RuleSet, day: date, code: str) -> DistrictMapData:
-    """Everything a district map shows (the HTML page and the printed PNG draw the same data)."""
-    scope = [code]
+_SECURITY_FIELDS = (
+    "id",
+    "name",
+    "kind",
+    "students",
+    "full_time_guards",
+    "closed_campus",
+    "alarm_linked",
+    "video_linked",
+)
+
+
+def _outline(engine: Engine, scope: list[str] | None) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        return _features(conn.execute(queries.district_outline(), {"districts": scope}), ("code", "name"))
+
+
+def _district_features(
+    engine: Engine, rules: RuleSet, day: date, code: str
+) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    """A district's hotspots, its premises in scope (due or with violations) and its schools' security."""
     found = hotspots.drowning_hotspots(engine, rules, day, (code,), limit=hotspots.MAX_PAGE)
     premises = inspections.due(engine, rules, day, (code,), limit=MAP_POINTS, with_zones=False, include_all=True)[
         "features"
     ]
-    zones = hotspots.zones(engine, rules, day, (code,))
-    params = inspections.due_params(rules, day, scope, with_zones=False, include_all=True)
     with engine.connect() as conn:
-        outline = _features(conn.execute(queries.district_outline(), {"districts": scope}), ("code", "name"))
         schools: list[dict[str, Any]] = [
             {
                 "type": "Feature",
                 "geometry": {"type": "Point", "coordinates": [r.lon, r.lat]},
-                "properties": {
-                    k: getattr(r, k)
-                    for k in (
-                        "id",
-                        "name",
-                        "kind",
-                        "students",
-                        "full_time_guards",
-                        "closed_campus",
-                        "alarm_linked",
-                        "video_linked",
-                    )
-                },
+                "properties": {k: getattr(r, k) for k in _SECURITY_FIELDS},
             }
-            for r in conn.execute(queries.school_security(), {"districts": scope})
+            for r in conn.execute(queries.school_security(), {"districts": [code]})
         ]
+    return found, premises, schools
+
+
+def district_summary(
+    engine: Engine,
+    rules: RuleSet,
+    day: date,
+    code: str,
+    *,
+    hotspot_count: int | None = None,
+    schools: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The counts of a district map's panel (schools, students, hotspots, unguarded zones by what is missing,
+    violations, premises due, inspections in the 30 days up to ``day``)."""
+    if hotspot_count is None:
+        hotspot_count = hotspots.drowning_hotspots(engine, rules, day, (code,), limit=1)["numberMatched"]
+    zones = hotspots.zones(engine, rules, day, (code,))
+    params = inspections.due_params(rules, day, [code], with_zones=False, include_all=True)
+    with engine.connect() as conn:
+        if schools is None:
+            schools = [
+                {"properties": {"students": r.students}}
+                for r in conn.execute(queries.school_security(), {"districts": [code]})
+            ]
         counts: RowMapping | dict[str, int] = (
             conn.execute(queries.due_counts(links.cover_rules(rules)), params).mappings().first() or {}
         )
@@ -190,22 +262,56 @@ def district_data(engine: Engine, rules: RuleSet, day: date, code: str) -> Distr
     for zone in zones:
         for item in zone["properties"]["missing"]:
             by_missing[item] = by_missing.get(item, 0) + 1
-    summary = {
+    return {
         "schools": len(schools),
-        "students": sum(int(s["properties"]["students"]) for s in schools),
-        "hotspots": found["numberMatched"],
+        "students": sum(int(s["properties"]["students"] or 0) for s in schools),
+        "hotspots": hotspot_count,
         "unguarded_zones": sum(1 for z in zones if z["properties"]["missing"]),
         "unguarded_by_missing": by_missing,
         "violations": counts.get("violations", 0),
         "premises_due": counts.get("premises_due", 0),
         "inspections_30d": recent["premise_inspections"] + recent["zone_inspections"],
     }
-    return DistrictMapData(day.isoformat(), outline[0], found, premises, schools, summary)
+
+
+def district_data(engine: Engine, rules: RuleSet, day: date, code: str) -> DistrictMapData:
+    """Everything a district map shows (the written file and the printed PNG draw the same data)."""
+    found, premises, schools = _district_features(engine, rules, day, code)
+    summary = district_summary(engine, rules, day, code, hotspot_count=found["numberMatched"], schools=schools)
+    return DistrictMapData(day.isoformat(), _outline(engine, [code])[0], found, premises, schools, summary)
+
+
+def district_view_data(
+    engine: Engine, rules: RuleSet, day: date, code: str, bbox: viewdata.BBox | None, zoom: int | None
+) -> dict[str, Any]:
+    """What a served district map draws for one view: its layers are computed once per change of the
+    district's data (cached), then cut to the view."""
+
+    def make() -> tuple[list[viewdata.Layer], str]:
+        found, premises, schools = _district_features(engine, rules, day, code)
+        data = DistrictMapData(day.isoformat(), {}, found, premises, schools, {})
+        return district_layers(data)
+
+    layers, note = cache.cached(engine, ("district-map-layers", id(rules), day, code), make, districts=(code,))
+    return viewdata.view_of(layers, bbox=bbox, zoom=zoom, fixed=[DISTRICT_LINE], note=note)
+
+
+def district_page_html(
+    engine: Engine, rules: RuleSet, settings: Settings, day: date, code: str, *, data_url: str, summary_url: str
+) -> RenderedPage:
+    """The served district map: a small shell (boundary, panel, controls) that loads its data for the view."""
+    district = _outline(engine, [code])[0]
+    tiles = basemap(settings.tiles, settings.tianditu_key)
+    fmap = district_shell(
+        district, day.isoformat(), rules.calendar.notice(day), tiles, source=data_url, summary=summary_url
+    )
+    return render_html(fmap, f"{district['properties']['name']} 校园安全隐患图", tiles)
 
 
 def district_map_html(
     engine: Engine, rules: RuleSet, settings: Settings, day: date, code: str, *, inline_assets: bool = False
 ) -> RenderedPage:
+    """A district map with its data embedded (a file)."""
     data = district_data(engine, rules, day, code)
     tiles = basemap(settings.tiles, settings.tianditu_key)
     return render_html(district_map(data, tiles, inline_assets=inline_assets), district_title(data), tiles)
