@@ -564,6 +564,7 @@ INSERT INTO premise_status_history (premise_id, status, valid_from, observed_at,
 SELECT premise_id, CASE WHEN result IN ('closed', 'not_found') THEN 'closed' ELSE 'open' END,
        (inspected_at AT TIME ZONE 'Asia/Shanghai')::date, inspected_at, 'inspection', id
   FROM inspections WHERE premise_id IS NOT NULL AND id IN ({inspections})
+ ORDER BY inspected_at, id  -- ids in the visits' order: two visits of one second keep their order in the history
 """
 
 #: ``premises.status`` (and ``closed_on``) set to what the history says now, for the premises ``{premises}``.

@@ -15,6 +15,9 @@
   (every change of a premise's place, or of a school, rewrites its links) recompute the premises their rows
   name; ``premises`` updates (category, district) and ``schools`` updates (kind) theirs; deleting a premise
   cascades. ``TRUNCATE`` of a source recomputes every row (rare: restores, tests, relinking everything).
+- Status rows of two visits of one premise in the same second are put in the visits' order (a large import
+  could write them in another, so the earlier visit's status won the tie), and those premises' current status
+  is set from their history again.
 - ``ix_hazard_school_links_nearest``: a zone's nearest school is one index probe (was a heap scan of ~140
   links per zone, 80 ms of a province district's due list).
 
@@ -110,7 +113,34 @@ def _trigger(table: str, ids: str | None) -> str:
     )
 
 
+#: tie groups (premise, day, second) of visit status rows: each row takes the status of the visit of its rank
+_REORDER_TIES = """
+WITH ties AS (
+    SELECT premise_id, valid_from, observed_at FROM premise_status_history WHERE source = 'inspection'
+     GROUP BY 1, 2, 3 HAVING count(*) > 1
+),
+ranked AS (
+    SELECT h.id, h.premise_id, h.valid_from, h.observed_at, h.status, h.inspection_id,
+           row_number() OVER (PARTITION BY h.premise_id, h.valid_from, h.observed_at ORDER BY h.id) AS by_row,
+           row_number() OVER (PARTITION BY h.premise_id, h.valid_from, h.observed_at ORDER BY h.inspection_id)
+               AS by_visit
+      FROM premise_status_history h JOIN ties USING (premise_id, valid_from, observed_at)
+     WHERE h.source = 'inspection'
+)
+UPDATE premise_status_history h SET status = v.status, inspection_id = v.inspection_id
+  FROM ranked r JOIN ranked v ON v.premise_id = r.premise_id AND v.valid_from = r.valid_from
+                             AND v.observed_at = r.observed_at AND v.by_visit = r.by_row
+ WHERE h.id = r.id AND h.inspection_id IS DISTINCT FROM v.inspection_id;
+UPDATE premises p
+   SET status = c.status, closed_on = CASE WHEN c.status = 'closed' THEN c.valid_from END, updated_at = now()
+  FROM (SELECT DISTINCT ON (premise_id) premise_id, status, valid_from FROM premise_status_history
+         ORDER BY premise_id, valid_from DESC NULLS LAST, observed_at DESC, id DESC) c
+ WHERE p.id = c.premise_id AND p.status <> c.status;
+"""
+
+
 def upgrade() -> None:
+    op.execute(_REORDER_TIES)
     op.execute(
         """
         CREATE TABLE due_rules (
