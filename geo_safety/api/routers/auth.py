@@ -26,6 +26,7 @@ from geo_safety.api.deps import (
     same_origin,
 )
 from geo_safety.api.pages import TEMPLATES
+from geo_safety.api.schemas import Me
 from geo_safety.errors import Forbidden, InvalidInput
 from geo_safety.services import users
 from geo_safety.services.audit import Actor
@@ -140,6 +141,6 @@ def logout(request: Request, engine: EngineDep, settings: SettingsDep) -> Respon
 
 
 @router.get("/api/v1/me")
-def me(user: UserDep) -> dict[str, object]:
+def me(user: UserDep) -> Me:
     """Who am I: name, role and the districts the account covers (``null`` = the whole city)."""
-    return {"name": user.name, "role": user.role.value, "districts": user.districts}
+    return Me(name=user.name, role=user.role, districts=None if user.districts is None else list(user.districts))

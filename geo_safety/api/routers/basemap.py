@@ -15,6 +15,9 @@ from fastapi import APIRouter, FastAPI, Header, Path, Request, Response
 from pydantic import BaseModel
 
 from geo_safety.api.deps import EngineDep, SettingsDep, UserDep
+from geo_safety.api.schemas import ERRORS_AS_JSON
+from geo_safety.api.schemas_features import BasemapFeatures
+from geo_safety.api.schemas_geojson import GeoJSONResponse
 from geo_safety.errors import NotFound
 from geo_safety.services import basemap
 
@@ -66,9 +69,12 @@ def get_basemap(request: Request, user: UserDep) -> BasemapInfo:
 
 @router.get(
     "/api/v1/basemap/features",
-    response_class=Response,
+    response_class=GeoJSONResponse,
+    response_model=BasemapFeatures,
+    response_model_exclude_unset=True,  # the body is sent as built (bytes); said for the rule all routes follow
     responses={
-        200: {"content": {"application/geo+json": {}}, "description": "land, district_line and town features"},
+        **ERRORS_AS_JSON,
+        200: {"description": "land, district_line and town features"},
         304: {"description": "unchanged since the ETag sent in If-None-Match"},
     },
 )

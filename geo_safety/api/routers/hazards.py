@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from geo_safety.api.deps import Allowed, EngineDep, RulesDep, ScopeDep, UserDep, actor_of
 from geo_safety.api.limits import HEAVY_IF_WIDE_RADIUS
 from geo_safety.api.params import Day, Offset, check_zone_vertices
+from geo_safety.api.schemas_features import HotspotCollection, ZoneChange, ZoneFeature
 from geo_safety.crs import Datum
 from geo_safety.errors import InvalidInput, TooLarge
 from geo_safety.rules import today_local
@@ -60,7 +61,7 @@ def _with_etag(response: Response, feature: dict[str, Any]) -> dict[str, Any]:
     return feature
 
 
-@router.post("/hazards", status_code=201)
+@router.post("/hazards", status_code=201, response_model=ZoneFeature, response_model_exclude_unset=True)
 def create_hazard(
     body: HazardFeature,
     request: Request,
@@ -78,7 +79,7 @@ def create_hazard(
     return _with_etag(response, feature)
 
 
-@router.get("/hazards/{hazard_id}")
+@router.get("/hazards/{hazard_id}", response_model=ZoneFeature, response_model_exclude_unset=True)
 def get_hazard(
     hazard_id: str, response: Response, engine: EngineDep, rules: RulesDep, user: UserDep, day: DayQuery = None
 ) -> dict[str, Any]:
@@ -86,7 +87,7 @@ def get_hazard(
     return _with_etag(response, hazards.get(engine, rules, user, hazard_id, day or today_local()))
 
 
-@router.patch("/hazards/{hazard_id}")
+@router.patch("/hazards/{hazard_id}", response_model=ZoneFeature, response_model_exclude_unset=True)
 def patch_hazard(
     hazard_id: str,
     body: HazardPatch,
@@ -143,13 +144,13 @@ def delete_hazard(
     )
 
 
-@router.get("/hazards/{hazard_id}/history")
+@router.get("/hazards/{hazard_id}/history", response_model=list[ZoneChange])
 def hazard_history(hazard_id: str, engine: EngineDep, user: UserDep) -> list[dict[str, Any]]:
     """Every change: version, action, who, from where, when, old and new values and geometry."""
     return hazards.history(engine, user, hazard_id)
 
 
-@router.get("/hotspots/drowning", dependencies=[HEAVY_IF_WIDE_RADIUS])
+@router.get("/hotspots/drowning", response_model=HotspotCollection, dependencies=[HEAVY_IF_WIDE_RADIUS])
 def drowning_hotspots(
     engine: EngineDep,
     rules: RulesDep,

@@ -9,13 +9,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from geo_safety.api.deps import EngineDep, SettingsDep, current_user
+from geo_safety.api.schemas import Health
 from geo_safety.errors import Unauthenticated
 from geo_safety.services import health
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health")
+@router.get("/health", response_model=Health, response_model_exclude_unset=True)
 def get_health(request: Request, engine: EngineDep, settings: SettingsDep) -> dict[str, object]:
     """``{"status": "ok"}`` when the database answers (503 when it does not); with credentials also the
     PostGIS version, schema revision and layer sizes."""

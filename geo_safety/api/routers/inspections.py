@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from geo_safety.api.deps import Allowed, EngineDep, RulesDep, ScopeDep, actor_of
 from geo_safety.api.limits import HEAVY_IF_CITY
 from geo_safety.api.params import Day, Offset, SaneDate, SaneDateTime
+from geo_safety.api.schemas import InspectionRecorded
+from geo_safety.api.schemas_features import DueCollection, TodayRoute
 from geo_safety.crs import Datum
 from geo_safety.errors import InvalidInput
 from geo_safety.rules import InspectionResult, today_local
@@ -40,7 +42,7 @@ def parse_start(start: str | None) -> tuple[float, float] | None:
     return lon, lat
 
 
-@router.get("/due", dependencies=[HEAVY_IF_CITY])
+@router.get("/due", response_model=DueCollection, dependencies=[HEAVY_IF_CITY])
 def due(
     engine: EngineDep,
     rules: RulesDep,
@@ -53,7 +55,7 @@ def due(
     return inspections.due(engine, rules, day or today_local(), scope, limit=limit, offset=offset)
 
 
-@router.get("/today", dependencies=[HEAVY_IF_CITY])
+@router.get("/today", response_model=TodayRoute, dependencies=[HEAVY_IF_CITY])
 def today(
     engine: EngineDep,
     rules: RulesDep,
@@ -96,7 +98,7 @@ class InspectionIn(BaseModel):
     measures: dict[str, bool] | None = Field(None, description="water zones: the measures found on site")
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=InspectionRecorded, response_model_exclude_unset=True)
 def record(
     body: InspectionIn,
     request: Request,

@@ -12,12 +12,17 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from geo_safety.api.deps import SESSION_COOKIE, EngineDep, RulesDep, SettingsDep, UserDep
 from geo_safety.api.limits import HEAVY_IF_QUERY_COLLECTION
 from geo_safety.api.pages import TEMPLATES, map_response
+from geo_safety.api.schemas import ERRORS_AS_JSON
+from geo_safety.api.schemas_geojson import GeoJSONResponse
+from geo_safety.api.schemas_ogc import CollectionDoc, Collections, Conformance, OgcFeature, OgcFeatureCollection
 from geo_safety.errors import BadParameter, NotFound
 from geo_safety.maps.render import items_map, render_html
 from geo_safety.services import features, ogc, users
 
 router = APIRouter(tags=["OGC API – Features"])
 GEOJSON = "application/geo+json"
+#: the routes that also answer as an HTML page (``f=html`` or ``Accept: text/html``)
+OR_HTML: dict[int | str, dict[str, Any]] = {200: {"content": {"text/html": {"schema": {"type": "string"}}}}}
 
 
 def _wants_html(request: Request) -> bool:
@@ -67,7 +72,7 @@ def landing(request: Request, engine: EngineDep, settings: SettingsDep) -> Respo
     return TEMPLATES.TemplateResponse(request, "landing.html", {"user": user, "district_names": names})
 
 
-@router.get("/conformance")
+@router.get("/conformance", response_model=Conformance)
 def conformance() -> dict[str, list[str]]:
     """The OGC API – Features conformance classes this service implements."""
     return {"conformsTo": ogc.CONFORMANCE}
@@ -120,8 +125,8 @@ def _html_page(title: str, links: list[dict[str, str]]) -> HTMLResponse:
     )
 
 
-@router.get("/collections")
-def collections(request: Request, engine: EngineDep, user: UserDep) -> Response:
+@router.get("/collections", response_model=Collections, response_model_exclude_unset=True, responses=OR_HTML)
+def collections(request: Request, engine: EngineDep, user: UserDep) -> Any:
     """Every collection with its extent and links."""
     docs = [_collection_doc(request, engine, spec, user.districts) for spec in ogc.COLLECTIONS.values()]
     base = _base(request)
@@ -130,17 +135,17 @@ def collections(request: Request, engine: EngineDep, user: UserDep) -> Response:
             "数据集 Collections",
             [_link(f"{base}/collections/{d['id']}/items?f=html", "items", "text/html", d["title"]) for d in docs],
         )
-    return JSONResponse(
-        {"links": [_link(f"{base}/collections", "self", "application/json", "collections")], "collections": docs}
-    )
+    return {"links": [_link(f"{base}/collections", "self", "application/json", "collections")], "collections": docs}
 
 
-@router.get("/collections/{collection_id}")
-def collection_doc(collection_id: str, request: Request, engine: EngineDep, user: UserDep) -> Response:
+@router.get(
+    "/collections/{collection_id}", response_model=CollectionDoc, response_model_exclude_unset=True, responses=OR_HTML
+)
+def collection_doc(collection_id: str, request: Request, engine: EngineDep, user: UserDep) -> Any:
     doc = _collection_doc(request, engine, ogc.collection(collection_id), user.districts)
     if _wants_html(request):
         return _html_page(doc["title"], doc["links"])
-    return JSONResponse(doc)
+    return doc
 
 
 def _query(request: Request, **changes: Any) -> str:
@@ -149,10 +154,15 @@ def _query(request: Request, **changes: Any) -> str:
     return urlencode(params)
 
 
-@router.get("/collections/{collection_id}/items", dependencies=[HEAVY_IF_QUERY_COLLECTION])
-def collection_items(
-    collection_id: str, request: Request, engine: EngineDep, rules: RulesDep, user: UserDep
-) -> Response:
+@router.get(
+    "/collections/{collection_id}/items",
+    response_class=GeoJSONResponse,
+    response_model=OgcFeatureCollection,
+    response_model_exclude_unset=True,
+    responses={**ERRORS_AS_JSON, **OR_HTML},
+    dependencies=[HEAVY_IF_QUERY_COLLECTION],
+)
+def collection_items(collection_id: str, request: Request, engine: EngineDep, rules: RulesDep, user: UserDep) -> Any:
     """Features in pages: ``bbox``, ``limit`` (default 100, max 10,000), ``offset``, ``datetime``, ``prop=value``."""
     params = dict(request.query_params)
     html_wanted = _wants_html(request)
@@ -185,7 +195,7 @@ def collection_items(
     body["links"] = links
     if html_wanted:
         return _items_map(collection_id, body)
-    return JSONResponse(body, media_type=GEOJSON)
+    return body
 
 
 def _items_map(collection_id: str, body: dict[str, Any]) -> HTMLResponse:
@@ -195,10 +205,17 @@ def _items_map(collection_id: str, body: dict[str, Any]) -> HTMLResponse:
     return map_response(render_html(items_map(title, body["features"], counts, pages), title))
 
 
-@router.get("/collections/{collection_id}/items/{feature_id}", dependencies=[HEAVY_IF_QUERY_COLLECTION])
+@router.get(
+    "/collections/{collection_id}/items/{feature_id}",
+    response_class=GeoJSONResponse,
+    response_model=OgcFeature,
+    response_model_exclude_unset=True,
+    responses=ERRORS_AS_JSON,
+    dependencies=[HEAVY_IF_QUERY_COLLECTION],
+)
 def collection_item(
     collection_id: str, feature_id: str, request: Request, engine: EngineDep, rules: RulesDep, user: UserDep
-) -> Response:
+) -> Any:
     params = {k: v for k, v in request.query_params.items() if k in ("date", "radius_m", "datum", "f")}
     body = ogc.items(engine, rules, collection_id, user.districts, params, feature_id=feature_id)
     if not body["features"]:
@@ -209,10 +226,14 @@ def collection_item(
         _link(f"{base}/items/{feature_id}", "self", GEOJSON, "this feature"),
         _link(base, "collection", "application/json", "the collection"),
     ]
-    return JSONResponse(feature, media_type=GEOJSON)
+    return feature
 
 
-@router.get("/collections/{collection_id}/tiles/WebMercatorQuad/{z}/{x}/{y}")
+@router.get(
+    "/collections/{collection_id}/tiles/WebMercatorQuad/{z}/{x}/{y}",
+    response_class=Response,
+    responses={200: {"content": {"application/vnd.mapbox-vector-tile": {}}, "description": "the tile"}},
+)
 def vector_tile(collection_id: str, z: int, x: int, y: int, engine: EngineDep, user: UserDep) -> Response:
     """Mapbox Vector Tile of a layer in the WebMercatorQuad tile matrix set."""
     data = ogc.tile(engine, collection_id, user.districts, z, x, y)

@@ -12,6 +12,8 @@ from sqlalchemy import Engine
 from geo_safety.api.deps import EngineDep, ScopeDep, get_rules
 from geo_safety.api.limits import HEAVY
 from geo_safety.api.params import SaneDate
+from geo_safety.api.schemas import ProgrammeReport
+from geo_safety.api.schemas_features import ComplianceCollection
 from geo_safety.rules import today_local
 from geo_safety.ruleset import RuleSet
 from geo_safety.services import reports
@@ -90,6 +92,7 @@ def programme_report(
 
 @router.get(
     "/reports/programme",
+    response_model=ProgrammeReport,
     dependencies=[HEAVY],
     responses={200: {"content": {m.split(";")[0]: {} for m in reports.MEDIA_TYPES.values() if "png" not in m}}},
 )
@@ -135,7 +138,7 @@ def programme_chart(
     return Response(reports.chart_png(report, chart), media_type="image/png")
 
 
-@router.get("/schools/compliance")
+@router.get("/schools/compliance", response_model=ComplianceCollection)
 def compliance(engine: EngineDep, scope: ScopeDep) -> dict[str, Any]:
     """Schools lacking any of: full-time guards, closed campus, alarm linked to police, video linked to police."""
     return reports.compliance(engine, scope)

@@ -19,6 +19,7 @@ from starlette.datastructures import UploadFile
 
 from geo_safety.api.deps import Allowed, EngineDep, RulesDep, SettingsDep, UserDep, actor_of
 from geo_safety.api.params import SaneDate, SaneDateTime
+from geo_safety.api.schemas import PhotoList, StoredVisit, VisitConflictProblem, VisitHistory
 from geo_safety.crs import Datum
 from geo_safety.errors import InvalidInput
 from geo_safety.rules import InspectionResult
@@ -147,12 +148,17 @@ async def _read_form(request: Request) -> tuple[VisitIn, list[bytes]]:
 @router.post(
     "/api/v1/visits",
     status_code=201,
+    response_model=StoredVisit,
     openapi_extra={"requestBody": _BODY},
     responses={
-        200: {"description": "this visit (same client_id, same content) was stored before: the stored answer"},
+        200: {
+            "model": StoredVisit,
+            "description": "this visit (same client_id, same content) was stored before: the stored answer",
+        },
         409: {
+            "model": VisitConflictProblem,
             "description": "the same client_id was stored with other content (stored and sent are shown), or "
-            "the visit can no longer be recorded (e.g. the premise was closed meanwhile)"
+            "the visit can no longer be recorded (e.g. the premise was closed meanwhile)",
         },
     },
 )
@@ -205,7 +211,7 @@ async def record_visit(
     return answer
 
 
-@router.get("/api/v1/inspections")
+@router.get("/api/v1/inspections", response_model=VisitHistory)
 def visit_history(
     engine: EngineDep,
     rules: RulesDep,
@@ -222,7 +228,7 @@ def visit_history(
 InspectionId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
-@router.get("/api/v1/inspections/{inspection_id}/photos")
+@router.get("/api/v1/inspections/{inspection_id}/photos", response_model=PhotoList)
 def list_photos(inspection_id: InspectionId, engine: EngineDep, rules: RulesDep, user: UserDep) -> dict[str, Any]:
     """The photos of a visit: seq, media type, size, flags and links (full and thumbnail)."""
     return visits.photo_list(engine, rules, user, inspection_id)
