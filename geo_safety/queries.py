@@ -324,7 +324,7 @@ zone_latest AS (
 #: Every due target as narrow sort keys (``rank``: 1 failed re-check, 2 never inspected, 3 overdue or not due;
 #: ``since``: the day it fell due, so the longest overdue sorts first), the order ``due_targets`` gives:
 #: sorting 60,000 narrow rows is what a province district's list costs (wide rows took twice as long).
-_FAST_DUE_KEYS = f"""keys AS (
+_FAST_PREMISE_KEYS = f"""
     SELECT 'premise' AS target_type, d.premise_id AS id, d.violation,
            CASE WHEN d.last_on IS NULL THEN 2 WHEN d.result = 'fail' AND d.recheck_on <= :day THEN 1 ELSE 3 END
                AS rank,
@@ -333,8 +333,38 @@ _FAST_DUE_KEYS = f"""keys AS (
            d.distance_m, d.school_id, d.rule_m, d.last_on
       FROM premise_due d
      WHERE ({_STATE_OF}) AND d.open AND coalesce(d.records_until <= :day, true)
-       AND (d.due_from <= :day OR CAST(:include_all AS boolean))
-    {{unsure}}
+       AND (d.due_from <= :day OR CAST(:include_all AS boolean))"""
+_ONE_DISTRICT = (
+    "d.district_code = (CAST(:districts AS text[]))[1] AND d.open AND coalesce(d.records_until <= :day, true)"
+)
+#: one district's due premises as six runs, each already in the list's order from its own index (violation or
+#: not × failed re-check by its day, never inspected by distance, overdue by its day): each run stops after the
+#: page, so a district of 60,000 due premises reads a few thousand index entries instead of sorting them all
+_RUNS = (
+    (1, "d.recheck_on", "d.result = 'fail' AND d.recheck_on <= :day", "d.recheck_on, "),
+    (2, "NULL::date", "d.last_on IS NULL", ""),
+    (
+        3,
+        "d.next_due_on",
+        "d.last_on IS NOT NULL AND d.next_due_on <= :day AND NOT (d.result = 'fail' AND d.recheck_on <= :day)",
+        "d.next_due_on, ",
+    ),
+)
+_ONE_DISTRICT_PREMISE_KEYS = "\n    UNION ALL".join(
+    f"""
+    (SELECT 'premise' AS target_type, d.premise_id AS id, d.violation, {rank} AS rank, {since} AS since,
+            d.distance_m, d.school_id, d.rule_m, d.last_on
+       FROM premise_due d
+      WHERE {_ONE_DISTRICT} AND d.violation = {violation} AND {condition}
+      ORDER BY {order}d.distance_m, d.premise_id
+      LIMIT :limit + :offset)"""
+    for violation in ("true", "false")
+    for rank, since, condition, order in _RUNS
+)
+#: the count of one district's due premises, from ``ix_premise_due_count`` alone
+_ONE_DISTRICT_COUNT = f"SELECT count(*) FROM premise_due d WHERE {_ONE_DISTRICT} AND d.due_from <= :day"
+_FAST_DUE_KEYS = """keys AS ({premises}
+    {unsure}
     UNION ALL
     SELECT 'water_hazard', z.id, false, CASE WHEN l.last_on IS NULL THEN 2 ELSE 3 END, l.last_on + :hz_interval,
            z.distance_m, z.school_id, CAST(:radius AS float8), l.last_on
@@ -354,7 +384,7 @@ SELECT page.target_type, page.id, coalesce(p.name, h.name) AS name, coalesce(p.c
        :day - page.since AS days_overdue,
        ST_X(coalesce(p.geom, ST_PointOnSurface(h.geom))) AS lon,
        ST_Y(coalesce(p.geom, ST_PointOnSurface(h.geom))) AS lat,
-       (SELECT count(*) FROM keys) AS matched
+       ({matched}) AS matched
   FROM page
   -- OFFSET 0: one index probe per row of the page, not a hash of the whole layer
   LEFT JOIN LATERAL (
@@ -373,23 +403,33 @@ _UNSURE_KEYS = """UNION ALL
       FROM exact_due WHERE reason IS NOT NULL OR CAST(:include_all AS boolean)"""
 
 
-def due_targets_from_state(unsure: bool) -> TextClause:
+def due_targets_from_state(unsure: bool, one_district: bool = False) -> TextClause:
     """``due_targets`` for today and later, from the due state kept at write time (``premise_due``, 0010).
 
     Same binds, rows and order as ``due_targets(linked=True)`` (a test compares them after every kind of
     write): a district's due premises are an index range scan on ``(district_code, due_from)``; names and
     points are read for the page only. ``unsure``: some rows of the scope hold a record after ``:day``
     (``unsure_state``); they are judged by the exact statement (planning it costs ~20 ms, so only then).
+    ``one_district``: ``:districts`` names one district and not-due rows are not asked for (``:include_all``
+    false): its premises are read as ordered runs (``_ONE_DISTRICT_PREMISE_KEYS``) and counted from an index.
     """
+    if one_district and not unsure:
+        keys = _FAST_DUE_KEYS.format(
+            premises=_ONE_DISTRICT_PREMISE_KEYS,
+            unsure="",
+            matched=f"({_ONE_DISTRICT_COUNT}) + (SELECT count(*) FROM keys WHERE target_type = 'water_hazard')",
+        )
+        return text("WITH " + _FAST_DUE_ZONES + keys)
+    keys = _FAST_DUE_KEYS.format(premises=_FAST_PREMISE_KEYS, unsure="{unsure}", matched="SELECT count(*) FROM keys")
     if not unsure:
-        return text("WITH " + _FAST_DUE_ZONES + _FAST_DUE_KEYS.format(unsure=""))
+        return text("WITH " + _FAST_DUE_ZONES + keys.format(unsure=""))
     head = _LINKED_DUE_HEAD.format(
         rules=_RULES_CTE + ",\n" + _UNSURE.removesuffix(",\n"),
         open_on_day=_OPEN_ON_DAY,
         only="AND p.id IN (SELECT premise_id FROM unsure)",
     )
     exact = _DUE_PREMISES.replace("premises_due AS", "exact_due AS", 1)
-    return text(head + exact + _FAST_DUE_ZONES + _FAST_DUE_KEYS.format(unsure=_UNSURE_KEYS))
+    return text(head + exact + _FAST_DUE_ZONES + keys.format(unsure=_UNSURE_KEYS))
 
 
 def unsure_state() -> TextClause:

@@ -67,11 +67,18 @@ def assert_state_answers_like_exact(engine: Engine, day: date) -> int:
             for include_all in (False, True):
                 params = due_params(RULES, day, scope, include_all=include_all)
                 exact = [tuple(r) for r in conn.execute(queries.due_targets(True), params)]
-                for unsure in (False, True):
+                for unsure, one in ((False, False), (True, False), (False, True)):
                     if not unsure and conn.execute(queries.unsure_state(), params).scalar_one():
-                        continue  # the lean statement is only used when no row holds a later record
-                    fast = [tuple(r) for r in conn.execute(queries.due_targets_from_state(unsure), params)]
-                    assert fast == exact, (scope, include_all, unsure, _first_difference(fast, exact))
+                        continue  # the lean statements are only used when no row holds a later record
+                    if one and (scope is None or include_all):
+                        continue  # ordered runs: one district's due rows only
+                    statement = queries.due_targets_from_state(unsure, one)
+                    fast = [tuple(r) for r in conn.execute(statement, params)]
+                    assert fast == exact, (scope, include_all, unsure, one, _first_difference(fast, exact))
+                    for limit, offset in ((7, 13), (1, 0), (2, 1)):  # the runs stop after limit + offset rows
+                        paged = {**params, "limit": limit, "offset": offset}
+                        page = [tuple(r) for r in conn.execute(statement, paged)]
+                        assert page == exact[offset : offset + limit], (scope, include_all, unsure, one, limit)
                 if scope is None and not include_all:
                     matched = exact[0][-1] if exact else 0
     return matched

@@ -90,7 +90,8 @@ def due_statement(conn: Connection, rules: RuleSet, day: date, params: dict[str,
     """The due list's statement for ``day``: from the state kept at write time when it holds ``rules`` (today and
     later), else the exact one (from the stored links, or measured now when the rules reach beyond them)."""
     if duestate.usable(conn, rules, day, today_local()):
-        return queries.due_targets_from_state(conn.execute(queries.unsure_state(), params).scalar_one())
+        one = bool(params["districts"]) and len(params["districts"]) == 1 and not params["include_all"]
+        return queries.due_targets_from_state(conn.execute(queries.unsure_state(), params).scalar_one(), one)
     return queries.due_targets(links.cover_rules(rules))
 
 

@@ -177,8 +177,15 @@ def upgrade() -> None:
         COMMENT ON COLUMN premise_due.due_from IS 'first day due: -infinity when never inspected';
         COMMENT ON COLUMN premise_due.status_from IS 'valid_from of the latest status row (NULL: since always)';
         COMMENT ON COLUMN premise_due.records_until IS 'the latest day of its inspections and status rows';
-        CREATE INDEX ix_premise_due_district_due ON premise_due (district_code, due_from);
         CREATE INDEX ix_premise_due_district_records ON premise_due (district_code, records_until);
+        -- one district's list as ordered runs (queries._ONE_DISTRICT_PREMISE_KEYS) and its count, index only
+        CREATE INDEX ix_premise_due_failed ON premise_due (district_code, violation, recheck_on, distance_m, premise_id)
+            WHERE result = 'fail';
+        CREATE INDEX ix_premise_due_never ON premise_due (district_code, violation, distance_m, premise_id)
+            WHERE last_on IS NULL;
+        CREATE INDEX ix_premise_due_overdue
+            ON premise_due (district_code, violation, next_due_on, distance_m, premise_id) WHERE last_on IS NOT NULL;
+        CREATE INDEX ix_premise_due_count ON premise_due (district_code, due_from) INCLUDE (open, records_until);
         CREATE INDEX ix_hazard_school_links_nearest ON hazard_school_links (hazard_id, distance_m, school_id);
 
         CREATE FUNCTION geo_safety_refresh_premise_due(p_ids text[]) RETURNS void LANGUAGE plpgsql AS $fn$
