@@ -733,13 +733,13 @@ SELECT s.code AS district_code, s.name,
 #: Every zone as recorded by the end of ``:day`` (a zone first recorded later is not there): the report's view,
 #: so a past period's figures never change with later edits, creations or deletions.
 _ZONES_RECORDED_BY = f"""snapshot AS (
-    SELECT DISTINCT ON (hazard_id) hazard_id, new_values AS v
+    SELECT DISTINCT ON (hazard_id) hazard_id, id AS history_id, new_values AS v
       FROM water_hazard_history
      WHERE at < {_END_OF_DAY}
      ORDER BY hazard_id, id DESC
 ),
 h AS (
-    SELECT hazard_id AS id, v ->> 'kind' AS kind, v ->> 'district_code' AS district_code,
+    SELECT hazard_id AS id, history_id, v ->> 'kind' AS kind, v ->> 'district_code' AS district_code,
            CAST(v ->> 'warning_sign' AS boolean) AS warning_sign, CAST(v ->> 'lifebuoy' AS boolean) AS lifebuoy,
            CAST(v ->> 'rescue_rope' AS boolean) AS rescue_rope, CAST(v ->> 'rescue_pole' AS boolean) AS rescue_pole,
            CAST(v ->> 'fence' AS boolean) AS fence, v ->> 'responsible_person' AS responsible_person,
@@ -748,7 +748,7 @@ h AS (
       FROM snapshot
 ),
 states AS (
-    SELECT h.id, h.district_code, h.geom, {MISSING_MEASURES} AS missing
+    SELECT h.id, h.history_id, h.district_code, h.geom, {MISSING_MEASURES} AS missing
       FROM h
      WHERE h.deleted_at IS NULL
        AND (CAST(:districts AS text[]) IS NULL OR h.district_code = ANY(CAST(:districts AS text[])))
@@ -760,17 +760,41 @@ def zone_states_at() -> TextClause:
     return text(f"WITH {_ZONES_RECORDED_BY}\nSELECT id, district_code, missing FROM states")
 
 
-def students_near_unguarded_at() -> TextClause:
+def students_near_unguarded_at(linked: bool = False) -> TextClause:
     """Per district of the school: schools and students within ``:radius`` of a zone of ``:districts`` unguarded
-    on ``:day`` — with the zones' shapes of that day (a zone moved or deleted later counts where it was)."""
+    on ``:day`` — with the zones' shapes of that day (a zone moved or deleted later counts where it was).
+
+    ``linked``: a zone with no history recorded after the day stands as it is now, so its schools come from
+    ``hazard_school_links`` (valid for ``:radius`` within their reach); only zones changed since are measured.
+    Measuring every zone against every school took 48 s for a city of 2,000 zones and 2,000 schools.
+    """
+    live = (
+        "SELECT s.id FROM unguarded u "
+        "JOIN schools s ON ST_DWithin(u.geom::geography, coalesce(s.campus, s.geom)::geography, :radius)"
+    )
+    if linked:
+        near = f"""SELECT l.school_id AS id FROM unguarded u
+      JOIN hazard_school_links l ON l.hazard_id = u.id AND l.distance_m <= :radius
+     WHERE u.current
+    UNION
+    {live} WHERE NOT u.current"""
+    else:
+        near = live
     return text(
         f"""
-WITH {_ZONES_RECORDED_BY}
+WITH {_ZONES_RECORDED_BY},
+unguarded AS (
+    SELECT u.id, u.geom,
+           NOT EXISTS (SELECT 1 FROM water_hazard_history l WHERE l.hazard_id = u.id AND l.id > u.history_id)
+               AS current
+      FROM states u WHERE cardinality(u.missing) > 0
+),
+near AS (
+    {near}
+)
 SELECT s.district_code, count(*) AS schools, coalesce(sum(s.students), 0) AS students
   FROM schools s
- WHERE EXISTS (SELECT 1 FROM states u
-                WHERE cardinality(u.missing) > 0
-                  AND ST_DWithin(u.geom::geography, coalesce(s.campus, s.geom)::geography, :radius))
+ WHERE s.id IN (SELECT id FROM near)
  GROUP BY s.district_code
 """
     )

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from geo_safety import queries
 from geo_safety.errors import InvalidInput
 from geo_safety.ruleset import RuleSet
+from geo_safety.services import links
 from geo_safety.services.inspections import rule_params
 
 #: column -> Chinese label (the report's headings), in report order
@@ -63,10 +64,9 @@ def programme(
     at_start = _unguarded(engine, rules, date_from, scope)
     at_end = _unguarded(engine, rules, date_to, scope)
     end_params = {**rules.day_facts(date_to), "districts": scope, "radius": rules.hazards.radius_m}
+    near_statement = queries.students_near_unguarded_at(links.cover_radius(rules.hazards.radius_m))
     with engine.connect() as conn:  # the zones' shapes at the period's end, not as edited since
-        near = {
-            r.district_code: int(r.students) for r in conn.execute(queries.students_near_unguarded_at(), end_params)
-        }
+        near = {r.district_code: int(r.students) for r in conn.execute(near_statement, end_params)}
     for row in rows:
         code = row["district_code"]
         row["unguarded_zones"] = sum(1 for d in at_end.values() if d == code)
