@@ -297,6 +297,7 @@ def due_targets(linked: bool = False) -> TextClause:
     return text(head + _DUE_PREMISES + zones + _DUE_TAIL)
 
 
+_IN_SCOPE = "(CAST(:districts AS text[]) IS NULL OR {column} = ANY(CAST(:districts AS text[])))"
 _STATE_OF = "CAST(:districts AS text[]) IS NULL OR d.district_code = ANY(CAST(:districts AS text[]))"
 _UNSURE = f"""unsure AS (
     SELECT d.premise_id FROM premise_due d WHERE ({_STATE_OF}) AND d.records_until > :day
@@ -470,7 +471,7 @@ _ZONES_AT = f"""zones_at AS (
 )"""
 
 
-def drowning_hotspots(linked: bool = False, as_of: bool = False) -> TextClause:
+def drowning_hotspots(linked: bool = False, as_of: bool = False, exposure: bool = False) -> TextClause:
     """Unguarded zones (see ``MISSING_MEASURES``) within ``:radius`` of a school, highest risk first.
 
     ``as_of``: the zones, measures and patrols as they stood at the end of ``:day`` (``_ZONES_AT``), for a past
@@ -480,6 +481,10 @@ def drowning_hotspots(linked: bool = False, as_of: bool = False) -> TextClause:
     risk_score = Σ over schools within the radius of students × (1 − distance_m / radius) × kind weight,
     × (1 + 0.25 × number of missing items). Distances are geodesic, zone to campus polygon or gate;
     ``linked`` reads them from ``hazard_school_links`` (valid for ``:radius`` within its reach).
+
+    ``exposure``: today's ranking from ``zone_exposure`` (migration 0010: each zone's schools within the stored
+    radius, summed per district of the school at write time) instead of summing every zone–school pair now;
+    only when ``:radius`` is the stored one and not ``as_of``.
 
     ``:districts`` is the caller's scope for the schools too: ``nearest_school_*`` and ``distance_m`` are those of
     the nearest school *of those districts*; schools of other districts appear only as the count
@@ -509,6 +514,30 @@ def drowning_hotspots(linked: bool = False, as_of: bool = False) -> TextClause:
             "AND (CAST(:districts AS text[]) IS NULL OR h.district_code = ANY(CAST(:districts AS text[])))"
         )
         nearby = near(stored, "true")
+    exposure_cte = """exposure AS (
+    SELECT id, count(*) AS schools_within, sum(students) AS students_within,
+           count(*) FILTER (WHERE NOT in_scope) AS schools_in_other_districts,
+           (array_agg(school_id ORDER BY distance_m, school_id) FILTER (WHERE in_scope))[1] AS nearest_school_id,
+           (array_agg(school_name ORDER BY distance_m, school_id) FILTER (WHERE in_scope))[1] AS nearest_school_name,
+           coalesce(min(distance_m) FILTER (WHERE in_scope), min(distance_m)) AS distance_m,
+           sum(students * (1 - distance_m / :radius)) AS weighted_students
+      FROM near GROUP BY id
+)"""
+    nearest_name = "e.nearest_school_name"
+    if exposure and not as_of:
+        nearby = "SELECT 1"
+        nearest_name = "(SELECT s.name FROM schools s WHERE s.id = e.nearest_school_id)"
+        exposure_cte = f"""exposure AS (
+    SELECT e.id, sum(e.schools) AS schools_within, sum(e.students) AS students_within,
+           coalesce(sum(e.schools) FILTER (WHERE NOT e.in_scope), 0) AS schools_in_other_districts,
+           (array_agg(e.nearest_school_id ORDER BY e.nearest_m, e.nearest_school_id) FILTER (WHERE e.in_scope))[1]
+               AS nearest_school_id,
+           coalesce(min(e.nearest_m) FILTER (WHERE e.in_scope), min(e.nearest_m)) AS distance_m,
+           sum(e.weighted_students) AS weighted_students
+      FROM (SELECT x.hazard_id AS id, x.*, {_IN_SCOPE.format(column="x.school_district_code")} AS in_scope
+              FROM unguarded u JOIN zone_exposure x ON x.hazard_id = u.id) e
+     GROUP BY e.id
+)"""
     return text(
         f"""
 WITH weights AS (
@@ -523,17 +552,10 @@ unguarded AS (SELECT * FROM judged WHERE cardinality(missing) > 0),
 near AS (
     {nearby}
 ),
-exposure AS (
-    SELECT id, count(*) AS schools_within, sum(students) AS students_within,
-           count(*) FILTER (WHERE NOT in_scope) AS schools_in_other_districts,
-           (array_agg(school_id ORDER BY distance_m, school_id) FILTER (WHERE in_scope))[1] AS nearest_school_id,
-           (array_agg(school_name ORDER BY distance_m, school_id) FILTER (WHERE in_scope))[1] AS nearest_school_name,
-           coalesce(min(distance_m) FILTER (WHERE in_scope), min(distance_m)) AS distance_m,
-           sum(students * (1 - distance_m / :radius)) AS weighted_students
-      FROM near GROUP BY id
-)
+{exposure_cte}
 SELECT u.id AS hazard_id, u.name, u.kind, u.district_code, u.missing, e.schools_within, e.students_within,
-       e.schools_in_other_districts, e.nearest_school_id, e.nearest_school_name, e.distance_m,
+       e.schools_in_other_districts, e.nearest_school_id,
+       {nearest_name} AS nearest_school_name, e.distance_m,
        u.responsible_unit, u.responsible_person,
        u.phone, e.weighted_students * coalesce(w.weight, 1) * (1 + 0.25 * cardinality(u.missing)) AS risk_score,
        ST_AsGeoJSON(u.geom, 7) AS geometry, count(*) OVER () AS matched

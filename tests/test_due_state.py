@@ -43,14 +43,32 @@ def _state(conn: Connection) -> list[tuple]:
     return [tuple(r) for r in conn.execute(text("SELECT premise_id, d::text FROM premise_due d ORDER BY premise_id"))]
 
 
+def _exposure(conn: Connection) -> list[tuple]:
+    # sums of floats in another order differ in the last bits
+    return [
+        tuple(r)
+        for r in conn.execute(
+            text(
+                "SELECT hazard_id, school_district_code, schools, students, round(weighted_students::numeric, 6), "
+                "nearest_school_id, round(nearest_m::numeric, 6) FROM zone_exposure ORDER BY 1, 2"
+            )
+        )
+    ]
+
+
 def assert_state_matches_recompute(engine: Engine) -> None:
     """What the triggers kept equals every row computed afresh (in a transaction rolled back)."""
     with engine.connect() as conn:
-        kept = _state(conn)
+        kept, kept_exposure = _state(conn), _exposure(conn)
         conn.execute(text("DELETE FROM premise_due"))
         conn.execute(text("SELECT geo_safety_refresh_premise_due(ARRAY(SELECT id FROM premises))"))
-        fresh = _state(conn)
+        conn.execute(text("DELETE FROM zone_exposure"))
+        conn.execute(
+            text("SELECT geo_safety_refresh_zone_exposure(ARRAY(SELECT DISTINCT hazard_id FROM hazard_school_links))")
+        )
+        fresh, fresh_exposure = _state(conn), _exposure(conn)
         conn.rollback()
+    assert kept_exposure and kept_exposure == fresh_exposure
     assert kept, "the sample has premises in scope"
     missing = {r[0] for r in fresh} - {r[0] for r in kept}
     extra = {r[0] for r in kept} - {r[0] for r in fresh}
@@ -84,6 +102,32 @@ def assert_state_answers_like_exact(engine: Engine, day: date) -> int:
     return matched
 
 
+def _rounded(rows: list[dict]) -> list[tuple]:
+    return [tuple(round(v, 6) if isinstance(v, float) else v for v in r.values()) for r in rows]
+
+
+def assert_hotspots_like_exact(engine: Engine, day: date) -> None:
+    """Today's hotspots from ``zone_exposure`` equal the ranking summed from every zone–school pair."""
+    weights = RULES.hazards.kind_weights
+    with engine.connect() as conn:
+        assert duestate.exposure_usable(conn, RULES.hazards.radius_m)
+        for scope in (*([d] for d in DISTRICTS), [DISTRICTS[0], DISTRICTS[3]], None):
+            params = {
+                **RULES.day_facts(day),
+                "radius": RULES.hazards.radius_m,
+                "districts": scope,
+                "weight_kinds": list(weights),
+                "weights": list(weights.values()),
+                "limit": 5000,
+                "offset": 0,
+            }
+            exact = _rounded([dict(r) for r in conn.execute(queries.drowning_hotspots(True), params).mappings()])
+            kept = _rounded(
+                [dict(r) for r in conn.execute(queries.drowning_hotspots(True, exposure=True), params).mappings()]
+            )
+            assert exact and kept == exact, (scope, _first_difference(kept, exact))
+
+
 def _first_difference(a: list[tuple], b: list[tuple]) -> object:
     for i, (x, y) in enumerate(zip(a, b, strict=False)):
         if x != y:
@@ -93,6 +137,7 @@ def _first_difference(a: list[tuple], b: list[tuple]) -> object:
 
 def _check(engine: Engine, day: date | None = None) -> int:
     assert_state_matches_recompute(engine)
+    assert_hotspots_like_exact(engine, day or today_local())
     return assert_state_answers_like_exact(engine, day or today_local())
 
 
@@ -161,6 +206,13 @@ def test_moves_categories_and_removals(world: Engine) -> None:
     with world.connect() as conn:
         left = {r[0] for r in conn.execute(text("SELECT premise_id FROM premise_due"))}
     assert moved not in left and removed not in left
+    with world.begin() as conn:  # a zone removed: the services delete it softly and relink it (to nothing)
+        zone = conn.execute(text("SELECT hazard_id FROM zone_exposure ORDER BY students DESC LIMIT 1")).scalar_one()
+        conn.execute(text("UPDATE water_hazards SET deleted_at = now() WHERE id = :z"), {"z": zone})
+        links.refresh_hazards(raw_connection(conn), [zone])
+    _check(world)
+    with world.connect() as conn:
+        assert not conn.execute(text("SELECT count(*) FROM zone_exposure WHERE hazard_id = :z"), {"z": zone}).scalar()
 
 
 def test_school_kind_and_removal(world: Engine) -> None:
@@ -188,6 +240,12 @@ def test_school_kind_and_removal(world: Engine) -> None:
             {"s": primary},
         ).scalar_one()
     assert cafes == 0
+    with world.begin() as conn:  # students edited in place (the exposure's trigger on schools)
+        near_zones = conn.execute(
+            text("SELECT school_id FROM hazard_school_links GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1")
+        ).scalar_one()
+        conn.execute(text("UPDATE schools SET students = students + 500 WHERE id = :s"), {"s": near_zones})
+    _check(world)
     with world.begin() as conn:  # a school removed, its neighbours relinked as the services do
         conn.execute(text("DELETE FROM schools WHERE id = :s"), {"s": other})
         links.refresh_around_schools(raw_connection(conn), [other])

@@ -25,11 +25,12 @@ _LOCK_KEY = 0x6765_6F5F_6475_65  # "geo_due"
 
 
 def fingerprint(rules: RuleSet) -> str:
-    """What the stored state depends on: each rule's distances, violation and interval, and the recheck days."""
+    """What the stored state depends on: each rule's distances, violation and interval, the recheck days and the
+    hotspot radius (``zone_exposure``)."""
     items = sorted(
         (r.category, r.kindergarten_m, r.other_m, r.violation, r.interval_days) for r in rules.rules.values()
     )
-    return hashlib.sha256(json.dumps([items, rules.recheck_days]).encode()).hexdigest()
+    return hashlib.sha256(json.dumps([items, rules.recheck_days, rules.hazards.radius_m]).encode()).hexdigest()
 
 
 def usable(conn: Connection, rules: RuleSet, day: date, today: date) -> bool:
@@ -42,6 +43,12 @@ def usable(conn: Connection, rules: RuleSet, day: date, today: date) -> bool:
         return False
     stored = conn.execute(text("SELECT fingerprint FROM due_rules_meta")).scalar_one_or_none()
     return stored == fingerprint(rules)
+
+
+def exposure_usable(conn: Connection, radius_m: float) -> bool:
+    """Whether ``zone_exposure`` holds the schools within ``radius_m`` of each zone (the radius it was made for)."""
+    stored = conn.execute(text("SELECT hazard_radius_m FROM due_rules_meta")).scalar_one_or_none()
+    return stored is not None and float(stored) == float(radius_m) and links.cover_radius(radius_m)
 
 
 def ensure(engine: Engine, rules: RuleSet) -> bool:
@@ -78,10 +85,16 @@ def ensure(engine: Engine, rules: RuleSet) -> bool:
                 ],
             )
         conn.execute(
-            text("INSERT INTO due_rules_meta (fingerprint, recheck_days) VALUES (:fp, :recheck)"),
-            {"fp": wanted, "recheck": rules.recheck_days},
+            text(
+                "INSERT INTO due_rules_meta (fingerprint, recheck_days, hazard_radius_m) "
+                "VALUES (:fp, :recheck, :radius)"
+            ),
+            {"fp": wanted, "recheck": rules.recheck_days, "radius": rules.hazards.radius_m},
         )
-        conn.execute(text("TRUNCATE premise_due"))
+        conn.execute(text("TRUNCATE premise_due, zone_exposure"))
         conn.execute(text("SELECT geo_safety_refresh_premise_due(ARRAY(SELECT id FROM premises))"))
+        conn.execute(
+            text("SELECT geo_safety_refresh_zone_exposure(ARRAY(SELECT DISTINCT hazard_id FROM hazard_school_links))")
+        )
     log.info("due state recomputed for new rules", extra={"fingerprint": wanted[:12]})
     return True

@@ -14,7 +14,7 @@ from geo_safety.bounds import MAX_OFFSET, check_day
 from geo_safety.errors import InvalidInput
 from geo_safety.rules import today_local
 from geo_safety.ruleset import RuleSet
-from geo_safety.services import links
+from geo_safety.services import duestate, links
 
 MAX_PAGE = 5000
 
@@ -52,7 +52,10 @@ def drowning_hotspots(
     with engine.connect() as conn:
         # a past day: the zones as they stood then (later edits and deletions change nothing); else as now
         past = day < today_local()
-        rows = conn.execute(queries.drowning_hotspots(links.cover_radius(radius), as_of=past), params).mappings().all()
+        statement = queries.drowning_hotspots(
+            links.cover_radius(radius), as_of=past, exposure=not past and duestate.exposure_usable(conn, radius)
+        )
+        rows = conn.execute(statement, params).mappings().all()
     answer = rules.calendar.answer(day)  # provisional: the day's key period rests on computed or missing dates
     features = []
     for row in rows:

@@ -18,6 +18,10 @@
 - Status rows of two visits of one premise in the same second are put in the visits' order (a large import
   could write them in another, so the earlier visit's status won the tie), and those premises' current status
   is set from their history again.
+- ``zone_exposure``: per zone and district of the school, the schools within the stored hotspot radius
+  (``due_rules_meta.hazard_radius_m``), their students, students weighted by nearness and the nearest school:
+  what the hotspot ranking sums for every unguarded zone (95,000 zone–school pairs in a province district, 280
+  ms), kept by triggers on ``hazard_school_links`` and ``schools`` (students, district, removal).
 - ``ix_hazard_school_links_nearest``: a zone's nearest school is one index probe (was a heap scan of ~140
   links per zone, 80 ms of a province district's due list).
 
@@ -64,6 +68,33 @@ SELECT n.id, n.district_code, n.school_id, n.distance_m, n.rule_m, n.violation, 
               ORDER BY h.premise_id, h.valid_from DESC NULLS LAST, h.observed_at DESC, h.id DESC) st
          ON st.premise_id = n.id
 """
+
+#: the exposure of zones ``$1`` (text[]) to schools within the stored hotspot radius, per district of the school
+_EXPOSURE = """
+DELETE FROM zone_exposure WHERE hazard_id IN (SELECT unnest($1));
+INSERT INTO zone_exposure (hazard_id, school_district_code, schools, students, weighted_students, nearest_school_id,
+                           nearest_m)
+SELECT l.hazard_id, s.district_code, count(*), sum(s.students),
+       sum(s.students * (1 - l.distance_m / m.hazard_radius_m)),
+       (array_agg(s.id ORDER BY l.distance_m, s.id))[1], min(l.distance_m)
+  FROM due_rules_meta m
+  JOIN hazard_school_links l ON l.distance_m <= m.hazard_radius_m
+  JOIN schools s ON s.id = l.school_id
+ WHERE l.hazard_id IN (SELECT unnest($1))
+ GROUP BY l.hazard_id, s.district_code
+"""
+#: (table, SQL of the zone ids a statement touched) for ``zone_exposure``
+_ZONE_SOURCES = (
+    ("hazard_school_links", ("insert", "delete", "update"), "SELECT hazard_id FROM {rows}"),
+    (
+        "schools",
+        ("update",),
+        "SELECT k.hazard_id FROM new_rows n JOIN old_rows o ON o.id = n.id "
+        "AND (o.students, o.district_code) IS DISTINCT FROM (n.students, n.district_code) "
+        "JOIN hazard_school_links k ON k.school_id = n.id",
+    ),
+    ("schools", ("delete",), "SELECT k.hazard_id FROM old_rows o JOIN hazard_school_links k ON k.school_id = o.id"),
+)
 
 #: (table, SQL of the premise ids a statement touched, reading the transition table ``rows``)
 _SOURCES = (
@@ -155,8 +186,20 @@ def upgrade() -> None:
                 CONSTRAINT ck_due_rules_meta_singleton CHECK (singleton),
             fingerprint text NOT NULL,
             recheck_days integer NOT NULL,
+            hazard_radius_m double precision NOT NULL,
             computed_at timestamptz NOT NULL DEFAULT now()
         );
+        CREATE TABLE zone_exposure (
+            hazard_id text NOT NULL,
+            school_district_code text NOT NULL,
+            schools integer NOT NULL,
+            students bigint,
+            weighted_students double precision,
+            nearest_school_id text NOT NULL,
+            nearest_m double precision NOT NULL,
+            CONSTRAINT pk_zone_exposure PRIMARY KEY (hazard_id, school_district_code)
+        );
+        COMMENT ON TABLE zone_exposure IS 'schools within the hotspot radius of each zone, per district of the school';
         CREATE TABLE premise_due (
             premise_id text CONSTRAINT pk_premise_due PRIMARY KEY
                 CONSTRAINT fk_premise_due_premise_id_premises REFERENCES premises (id) ON DELETE CASCADE,
@@ -203,6 +246,20 @@ def upgrade() -> None:
         END
         $fn$;
 
+        CREATE FUNCTION geo_safety_refresh_zone_exposure(p_ids text[]) RETURNS void LANGUAGE plpgsql AS $fn$
+        BEGIN
+            IF cardinality(p_ids) = 0 OR NOT EXISTS (SELECT 1 FROM due_rules_meta) THEN
+                RETURN;
+            END IF;
+            EXECUTE $sql$"""
+        + _EXPOSURE.split(";", 1)[0]
+        + """$sql$ USING p_ids;
+            EXECUTE $sql$"""
+        + _EXPOSURE.split(";", 1)[1]
+        + """$sql$ USING p_ids;
+        END
+        $fn$;
+
         CREATE FUNCTION geo_safety_refresh_all_premise_due() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
             DELETE FROM premise_due;  -- not TRUNCATE: it may be the cascade of a TRUNCATE that holds the table
@@ -210,13 +267,59 @@ def upgrade() -> None:
             RETURN NULL;
         END
         $$;
+
+        CREATE FUNCTION geo_safety_refresh_all_zone_exposure() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            DELETE FROM zone_exposure;
+            PERFORM geo_safety_refresh_zone_exposure(ARRAY(SELECT DISTINCT hazard_id FROM hazard_school_links));
+            RETURN NULL;
+        END
+        $$;
         """
     )
     for table, ids in _SOURCES:
         op.execute(_trigger(table, ids))
+    for table, events, ids in _ZONE_SOURCES:
+        for event in events:
+            select = (
+                ids.format(rows="new_rows") + " UNION " + ids.format(rows="old_rows")
+                if event == "update" and "{rows}" in ids
+                else ids.format(rows="new_rows" if event == "insert" else "old_rows")
+            )
+            referencing = {
+                "insert": "NEW TABLE AS new_rows",
+                "delete": "OLD TABLE AS old_rows",
+                "update": "OLD TABLE AS old_rows NEW TABLE AS new_rows",
+            }[event]
+            op.execute(
+                f"""
+                CREATE FUNCTION geo_safety_exposure_{table}_{event}() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    PERFORM geo_safety_refresh_zone_exposure(ARRAY({select}));
+                    RETURN NULL;
+                END
+                $$;
+                CREATE TRIGGER tr_{table}_exposure_{event} AFTER {event.upper()} ON {table} REFERENCING {referencing}
+                    FOR EACH STATEMENT EXECUTE FUNCTION geo_safety_exposure_{table}_{event}();
+                """
+            )
+    op.execute(
+        """
+        CREATE TRIGGER tr_hazard_school_links_exposure_truncate AFTER TRUNCATE ON hazard_school_links
+            FOR EACH STATEMENT EXECUTE FUNCTION geo_safety_refresh_all_zone_exposure();
+        CREATE TRIGGER tr_schools_exposure_truncate AFTER TRUNCATE ON schools
+            FOR EACH STATEMENT EXECUTE FUNCTION geo_safety_refresh_all_zone_exposure();
+        """
+    )
 
 
 def downgrade() -> None:
+    op.execute("DROP TRIGGER tr_hazard_school_links_exposure_truncate ON hazard_school_links;")
+    op.execute("DROP TRIGGER tr_schools_exposure_truncate ON schools;")
+    for table, events, _ in _ZONE_SOURCES:
+        for event in events:
+            op.execute(f"DROP TRIGGER tr_{table}_exposure_{event} ON {table};")
+            op.execute(f"DROP FUNCTION geo_safety_exposure_{table}_{event}();")
     for table, _ in _SOURCES:
         op.execute(f"DROP TRIGGER tr_{table}_due_truncate ON {table};")
         events = ("update",) if table in _UPDATE_ONLY else ("update", "insert", "delete")
@@ -226,6 +329,9 @@ def downgrade() -> None:
     op.execute(
         """
         DROP FUNCTION geo_safety_refresh_all_premise_due();
+        DROP FUNCTION geo_safety_refresh_all_zone_exposure();
+        DROP FUNCTION geo_safety_refresh_zone_exposure(text[]);
+        DROP TABLE zone_exposure;
         DROP FUNCTION geo_safety_refresh_premise_due(text[]);
         DROP INDEX ix_hazard_school_links_nearest;
         DROP TABLE premise_due;
