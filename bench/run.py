@@ -387,7 +387,7 @@ def maps_section(city: World, province: World) -> list[str]:
         met = m.all_bytes <= 2 * 1024**2 and m.drawn_ms <= 2000
         lines.append(
             f"| {m.scale} | {m.page} | {m.bytes / 1024:.1f} | {m.all_bytes / 1024:.0f} | {fmt(m.load_ms)} | "
-            f"{fmt(m.drawn_ms)} | {fmt(m.panel_ms)} | {m.features:,} | {'met' if met else 'missed'} |"
+            f"{fmt(m.drawn_ms)} | {fmt(m.panel_ms)} | {m.features} | {'met' if met else 'missed'} |"
         )
     lines.append("")
     return lines
