@@ -7,16 +7,22 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from geo_safety.errors import GeoSafetyError
 from geo_safety.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from datetime import date, datetime
+
+    from sqlalchemy import Engine
+
     from geo_safety.localdb import LocalCluster
+    from geo_safety.ruleset import RuleSet
+    from geo_safety.services.users import NewCredentials
 
 
-def _engine(settings: Settings):
+def _engine(settings: Settings) -> Engine:
     from geo_safety.db import make_engine
 
     return make_engine(settings)
@@ -206,7 +212,7 @@ def cmd_users(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _now():
+def _now() -> datetime:
     from datetime import UTC, datetime
 
     return datetime.now(UTC)
@@ -215,10 +221,11 @@ def _now():
 def _need_name(args: argparse.Namespace) -> str:
     if not args.name:
         raise GeoSafetyError(f"users {args.action} needs a NAME")
-    return args.name
+    name: str = args.name
+    return name
 
 
-def _print_credentials(created) -> None:
+def _print_credentials(created: Sequence[NewCredentials]) -> None:
     for c in created:
         scope = ",".join(c.districts) or "city"
         print(f"  {c.name:<22} role={c.role:<9} districts={scope:<8} password={c.password}  token={c.token}")
@@ -246,7 +253,7 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _day(value: str | None):
+def _day(value: str | None) -> date:
     from datetime import date
 
     from geo_safety.rules import today_local
@@ -283,7 +290,7 @@ def cmd_map(args: argparse.Namespace, settings: Settings) -> int:
     return _district_maps(args, settings, engine, rules, day)
 
 
-def _district_maps(args: argparse.Namespace, settings: Settings, engine, rules, day) -> int:
+def _district_maps(args: argparse.Namespace, settings: Settings, engine: Engine, rules: RuleSet, day: date) -> int:
     import time
 
     from sqlalchemy import text
@@ -400,7 +407,7 @@ def cmd_qgis_project(args: argparse.Namespace, settings: Settings) -> int:
     """A QGIS project of every OGC API layer, styled like the web maps; needs no QGIS here."""
     from geo_safety import qgis_project
 
-    options: dict = {"authcfg": args.authcfg}
+    options: dict[str, Any] = {"authcfg": args.authcfg}
     try:  # the service area and today's risk classes from the database, when it is at hand
         options.update(_qgis_data(settings))
     except Exception as exc:  # the project is useful without them
@@ -414,7 +421,7 @@ def cmd_qgis_project(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _qgis_data(settings: Settings) -> dict:
+def _qgis_data(settings: Settings) -> dict[str, Any]:
     from sqlalchemy import text
 
     from geo_safety import qgis_project
@@ -434,7 +441,7 @@ def _qgis_data(settings: Settings) -> dict:
     found = hotspots.drowning_hotspots(
         engine, load_rules(settings.rules, settings.calendar), today_local(), None, limit=hotspots.MAX_PAGE
     )
-    data: dict = {}
+    data: dict[str, Any] = {}
     if box[0] is not None:
         data["extent"] = tuple(float(v) for v in box)
     breaks = risk_breaks([f["properties"]["risk_score"] for f in found["features"]])

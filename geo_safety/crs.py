@@ -12,6 +12,7 @@ All functions are vectorised over numpy arrays.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 
 import numpy as np
@@ -93,7 +94,11 @@ def wgs84_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[NDArray[np.float64],
 
 
 def _invert(
-    forward, target_lon: NDArray[np.float64], target_lat: NDArray[np.float64], start_lon, start_lat
+    forward: Callable[[NDArray[np.float64], NDArray[np.float64]], tuple[NDArray[np.float64], NDArray[np.float64]]],
+    target_lon: NDArray[np.float64],
+    target_lat: NDArray[np.float64],
+    start_lon: ArrayLike,
+    start_lat: ArrayLike,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Solve ``forward(x) = target`` by fixed-point iteration (the shift varies slowly in space)."""
     lon, lat = np.array(start_lon, dtype=np.float64), np.array(start_lat, dtype=np.float64)
@@ -178,7 +183,8 @@ def geometries_to_wgs84(geoms: ArrayLike, datum: Datum | str) -> NDArray[np.obje
         lon, lat = to_wgs84(coords[:, 0], coords[:, 1], datum)
         return np.column_stack([lon, lat])
 
-    return shapely.transform(geoms, _convert)
+    converted: NDArray[np.object_] = shapely.transform(geoms, _convert)
+    return converted
 
 
 def geodesic_distance_m(lon1: ArrayLike, lat1: ArrayLike, lon2: ArrayLike, lat2: ArrayLike) -> NDArray[np.float64]:
@@ -192,7 +198,9 @@ def geodesic_distance_m(lon1: ArrayLike, lat1: ArrayLike, lon2: ArrayLike, lat2:
     return np.asarray(dist, dtype=np.float64)
 
 
-def geodesic_destination(lon: ArrayLike, lat: ArrayLike, azimuth_deg: ArrayLike, distance_m: ArrayLike):
+def geodesic_destination(
+    lon: ArrayLike, lat: ArrayLike, azimuth_deg: ArrayLike, distance_m: ArrayLike
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """The point ``distance_m`` metres from (lon, lat) along ``azimuth_deg`` (geodesic)."""
     x, y, az, dist = np.broadcast_arrays(
         *(np.asarray(v, dtype=np.float64) for v in (lon, lat, azimuth_deg, distance_m))

@@ -28,7 +28,7 @@ def database_url(settings: Settings) -> str:
     return cluster.url()
 
 
-def make_engine(settings: Settings, *, statement_timeout_ms: int | None = None, **kwargs) -> Engine:
+def make_engine(settings: Settings, *, statement_timeout_ms: int | None = None, **kwargs: Any) -> Engine:
     """A pooled engine; ``pool_pre_ping`` so a restarted database is picked up without a restart.
 
     ``statement_timeout_ms`` cancels statements that run longer (the API sets it; bulk imports do not).

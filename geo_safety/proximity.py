@@ -38,7 +38,10 @@ def _to_local(band: int) -> Transformer:
 
 def _project(geoms: NDArray[np.object_], band: int) -> NDArray[np.object_]:
     transformer = _to_local(band)
-    return shapely.transform(geoms, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1])))
+    projected: NDArray[np.object_] = shapely.transform(
+        geoms, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1]))
+    )
+    return projected
 
 
 def pairs_within(

@@ -13,6 +13,7 @@ import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree as ET
 
 from geo_safety.maps import styles
@@ -437,7 +438,7 @@ def project_xml(
     return buffer.getvalue()
 
 
-def write_project(out: Path, base_url: str, **options) -> Path:
+def write_project(out: Path, base_url: str, **options: Any) -> Path:
     """Write ``out``: a ``.qgz`` (zipped, as QGIS saves) or, named ``.qgs``, the plain XML."""
     document = project_xml(base_url, **options)
     if out.suffix.lower() == ".qgs":

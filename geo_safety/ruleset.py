@@ -6,6 +6,7 @@ import tomllib
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from geo_safety.errors import InvalidInput
 from geo_safety.keyperiods import KeyCalendar, load_calendar
@@ -146,7 +147,7 @@ def _checklist(items: object, where: str) -> tuple[str, ...]:
     return labels
 
 
-def _hazard_rules(spec: dict, file_name: str) -> HazardRules:
+def _hazard_rules(spec: dict[str, Any], file_name: str) -> HazardRules:
     default = HazardRules()
     measures = tuple(spec.get("required_measures", default.required_measures))
     fence_kinds = tuple(spec.get("fence_kinds", default.fence_kinds))

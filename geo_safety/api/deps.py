@@ -28,11 +28,13 @@ _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 def get_engine(request: Request) -> Engine:
-    return request.app.state.engine
+    engine: Engine = request.app.state.engine  # set by the app factory (api.app)
+    return engine
 
 
 def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 EngineDep = Annotated[Engine, Depends(get_engine)]
@@ -237,7 +239,8 @@ PageUserDep = Annotated[Principal, Depends(page_user)]
 
 
 def get_rules(request: Request) -> RuleSet:
-    return request.app.state.rules
+    rules: RuleSet = request.app.state.rules
+    return rules
 
 
 RulesDep = Annotated[RuleSet, Depends(get_rules)]

@@ -12,13 +12,25 @@ from typing import Annotated
 from fastapi import Query
 from pydantic import AfterValidator
 
-from geo_safety.bounds import (  # noqa: F401 (re-exported for routers)
+from geo_safety.bounds import (  # the bounds are re-exported for routers: listed in __all__
     MAX_OFFSET,
     MAX_ZONE_VERTICES,
     RANGE_TEXT,
     check_zone_vertices,
     day_in_range,
 )
+
+__all__ = [
+    "MAX_OFFSET",
+    "MAX_ZONE_VERTICES",
+    "RANGE_TEXT",
+    "Day",
+    "Offset",
+    "SaneDate",
+    "SaneDateTime",
+    "check_zone_vertices",
+    "day_in_range",
+]
 
 
 def _in_range(value: date) -> date:

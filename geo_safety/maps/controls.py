@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import html
 import json
+from typing import Any
 
 from branca.element import MacroElement
 from jinja2 import Template
 
 
-class HtmlControl(MacroElement):
+class _Control(MacroElement):
+    """The base of the controls below: a MacroElement with an annotated constructor."""
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]  # branca leaves MacroElement.__init__ unannotated
+
+
+class HtmlControl(_Control):
     """A Leaflet control showing fixed HTML (a legend or a summary panel) that we built with escaped values."""
 
     _template = Template(
@@ -27,7 +35,7 @@ class HtmlControl(MacroElement):
         self.html, self.position, self.css_class = html, position, css_class
 
 
-class MetricScale(MacroElement):
+class MetricScale(_Control):
     """Leaflet's own controls for readers here: a scale bar in metres only (folium's adds miles), zoom buttons
     titled in Chinese, and the attribution without Leaflet's flag (a plain credit)."""
 
@@ -51,7 +59,7 @@ class MetricScale(MacroElement):
         self._name = "MetricScale"
 
 
-class BundledBasemap(MacroElement):
+class BundledBasemap(_Control):
     """The light basemap drawn from the bundled real data (land, sea, district lines, town names; basemap.js)."""
 
     _template = Template(
@@ -68,7 +76,7 @@ class BundledBasemap(MacroElement):
         self.source = source
 
 
-class TablePopup(MacroElement):
+class TablePopup(_Control):
     """A popup table of chosen properties on every feature of its parent GeoJSON layer, written as text.
 
     folium's own GeoJSON popup class puts property values into ``innerHTML``; a stored name such as
@@ -89,7 +97,7 @@ class TablePopup(MacroElement):
         self.fields, self.aliases = fields, aliases
 
 
-class Label(MacroElement):
+class Label(_Control):
     """A tooltip of one property (after a fixed prefix) on every feature of its parent GeoJSON layer, as text."""
 
     _template = Template(
@@ -106,7 +114,7 @@ class Label(MacroElement):
         self.field, self.prefix = field, prefix
 
 
-class Stops(MacroElement):
+class Stops(_Control):
     """The day's numbered stops (a FeatureCollection with ``route_order``) added to its parent layer group."""
 
     _template = Template(
@@ -118,13 +126,13 @@ class Stops(MacroElement):
         """
     )
 
-    def __init__(self, collection: dict, fields: list[str], aliases: list[str]) -> None:
+    def __init__(self, collection: dict[str, Any], fields: list[str], aliases: list[str]) -> None:
         super().__init__()
         self._name = "Stops"
         self.collection, self.fields, self.aliases = collection, fields, aliases
 
 
-class DataLayers(MacroElement):
+class DataLayers(_Control):
     """The map's data layers drawn by ``mapdata.js`` from ``source``: a URL of the app (fetched for the view,
     again when it moves) or the data itself (a file with no server behind it). ``options`` as ``geoSafety.data``
     takes them (``summary``: a district's counts, URL or data)."""
@@ -137,13 +145,13 @@ class DataLayers(MacroElement):
         """
     )
 
-    def __init__(self, source: str | dict, options: dict | None = None) -> None:
+    def __init__(self, source: str | dict[str, Any], options: dict[str, Any] | None = None) -> None:
         super().__init__()
         self._name = "DataLayers"
         self.source, self.options = source, options or {}
 
 
-class LocateControl(MacroElement):
+class LocateControl(_Control):
     """'Where am I': Leaflet's own geolocation, drawn as an accuracy circle. Phones give WGS84, like the map."""
 
     _template = Template(
@@ -202,7 +210,7 @@ def to_json(value: object) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-class HazardEditor(MacroElement):
+class HazardEditor(_Control):
     """Runs ``hazard_editor.js`` on this map: the zones (GeoJSON Features), the districts (code, name) for the
     list's filter, the day of the guard state and whether the user may edit."""
 
@@ -215,7 +223,9 @@ class HazardEditor(MacroElement):
         """
     )
 
-    def __init__(self, zones: list[dict], can_edit: bool, districts: list[dict] | None = None, day: str = "") -> None:
+    def __init__(
+        self, zones: list[dict[str, Any]], can_edit: bool, districts: list[dict[str, Any]] | None = None, day: str = ""
+    ) -> None:
         super().__init__()
         self._name = "HazardEditor"
         self.zones, self.can_edit, self.districts, self.day = zones, can_edit, districts or [], day

@@ -56,7 +56,7 @@ def cjk_font() -> str:
     raise GeoSafetyError("no font for Chinese text found: install one, e.g. `apt-get install fonts-noto-cjk`")
 
 
-def _frame(features: list[dict]) -> gpd.GeoDataFrame:
+def _frame(features: list[dict[str, Any]]) -> gpd.GeoDataFrame:
     if not features:
         return gpd.GeoDataFrame({"geometry": []}, geometry="geometry", crs=4326).to_crs(METRIC_CRS)
     return gpd.GeoDataFrame.from_features(features, crs=4326).to_crs(METRIC_CRS)

@@ -106,8 +106,10 @@ def area(geometry: dict[str, Any], properties: dict[str, Any]) -> dict[str, Any]
 
 def _touches(feature: dict[str, Any], view: BBox) -> bool:
     west, south, east, north = view
-    box = feature.get("bbox")
+    box: list[float] | None = feature.get("bbox")
     if box is None:
+        x: float
+        y: float
         x, y = feature["geometry"]["coordinates"][:2]
         return west <= x <= east and south <= y <= north
     return box[0] <= east and box[2] >= west and box[1] <= north and box[3] >= south

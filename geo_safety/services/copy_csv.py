@@ -34,7 +34,8 @@ def ewkb_hex(geoms: np.ndarray) -> np.ndarray:
         digits[:, 0::2] = _HEX_DIGITS[raw >> 4]
         digits[:, 1::2] = _HEX_DIGITS[raw & 0x0F]
         return digits.view("S50").ravel().astype(str).astype(object)
-    return shapely.to_wkb(shapely.set_srid(geoms, SRID), hex=True, include_srid=True)
+    hexes: np.ndarray = shapely.to_wkb(shapely.set_srid(geoms, SRID), hex=True, include_srid=True)
+    return hexes
 
 
 def to_copy_csv(frame: pd.DataFrame, columns: list[str]) -> bytes:

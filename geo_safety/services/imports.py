@@ -14,7 +14,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Empty, Queue
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import shapely
@@ -293,7 +293,7 @@ class _Staging:
         query = sql.SQL("SELECT {} FROM staging").format(sql.Identifier(self.layer.key))
         return [row[0] for row in self.raw.execute(query)]
 
-    def _first(self, query: str) -> tuple | None:
+    def _first(self, query: str) -> tuple[Any, ...] | None:
         return self.raw.execute(query).fetchone()
 
     def apply(self, mode: str, file_name: str) -> tuple[int, int, int]:

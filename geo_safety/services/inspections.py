@@ -26,7 +26,7 @@ MAX_PAGE = 5000
 MAX_PLAN = 50
 
 
-def rule_params(rules: RuleSet) -> dict[str, list]:
+def rule_params(rules: RuleSet) -> dict[str, list[Any]]:
     items = list(rules.rules.values())
     return {
         "cats": [r.category for r in items],

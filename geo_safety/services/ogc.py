@@ -40,7 +40,9 @@ RESERVED = {"f", "bbox", "limit", "offset", "datetime", "datum", "date", "distri
 #: nothing was written (the database snapshot, as in ``services.cache``): one list per process, and only up to
 #: this many features (~150 MB), so a province-wide list is read again rather than held.
 WHOLE_LIST_MAX = 60_000
-_whole_lists: dict[tuple, list[dict[str, Any]]] = {}
+#: (engine, data token, rules, collection, day, scope, radius) → the whole list
+_WholeKey = tuple[int, str, int, str, date, tuple[str, ...] | None, float | None]
+_whole_lists: dict[_WholeKey, list[dict[str, Any]]] = {}
 _whole_lock = threading.Lock()
 
 
@@ -204,7 +206,8 @@ def _convert(geometry: dict[str, Any], datum: Datum) -> dict[str, Any]:
         return geometry
     geom = shapely.geometry.shape(geometry)
     moved = shapely.transform(geom, lambda xy: np.column_stack(from_wgs84(xy[:, 0], xy[:, 1], datum)))
-    return shapely.geometry.mapping(moved)
+    mapped: dict[str, Any] = shapely.geometry.mapping(moved)
+    return mapped
 
 
 def _jsonable(value: Any) -> Any:
@@ -219,8 +222,8 @@ def base_items(
     engine: Engine,
     spec: Collection,
     scope: tuple[str, ...] | None,
-    bbox,
-    when,
+    bbox: tuple[float, float, float, float] | None,
+    when: tuple[datetime | None, datetime | None] | None,
     filters: dict[str, str],
     limit: int,
     offset: int,
@@ -331,11 +334,11 @@ def computed_items(
     engine: Engine,
     rules: RuleSet,
     spec: Collection,
-    scope,
-    bbox,
-    filters,
-    limit,
-    offset,
+    scope: tuple[str, ...] | None,
+    bbox: tuple[float, float, float, float] | None,
+    filters: dict[str, str],
+    limit: int,
+    offset: int,
     params: dict[str, str],
     feature_id: str | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
@@ -376,7 +379,7 @@ def _whole_list(
     radius: float | None,
 ) -> list[dict[str, Any]]:
     """Every feature of a query collection, in its order; the last one read is reused until anything is written."""
-    key = (id(engine), cache.data_token(engine), id(rules), spec.id, day, scope, radius)
+    key: _WholeKey = (id(engine), cache.data_token(engine), id(rules), spec.id, day, scope, radius)
     with _whole_lock:
         if key in _whole_lists:
             return _whole_lists[key]

@@ -326,9 +326,11 @@ def wkb_to_shapely(wkb: pa.Array | pa.ChunkedArray) -> np.ndarray:
             if (raw[:, 0] == 1).all() and (raw[:, 1:5] == (1, 0, 0, 0)).all():
                 x = raw[:, 5:13].copy().view("<f8").ravel()
                 y = raw[:, 13:21].copy().view("<f8").ravel()
-                return shapely.points(x, y)
+                points: np.ndarray = shapely.points(x, y)
+                return points
     values = wkb.to_numpy(zero_copy_only=False)
-    return shapely.from_wkb(values, on_invalid="ignore")
+    geoms: np.ndarray = shapely.from_wkb(values, on_invalid="ignore")
+    return geoms
 
 
 def _short(text: str, limit: int = 160) -> str:

@@ -168,7 +168,8 @@ def file_stem(report: dict[str, Any], district: str | None) -> str:
 
 
 def to_csv(report: dict[str, Any]) -> str:
-    return as_table(report).to_csv(index=False)
+    csv: str = as_table(report).to_csv(index=False)
+    return csv
 
 
 def to_xlsx(report: dict[str, Any], scope: str = "") -> bytes:

@@ -148,11 +148,13 @@ FINDINGS = {
 
 
 def _metric(geoms: np.ndarray) -> np.ndarray:
-    return shapely.transform(geoms, lambda xy: np.column_stack(_TO_METRIC.transform(xy[:, 0], xy[:, 1])))
+    moved: np.ndarray = shapely.transform(geoms, lambda xy: np.column_stack(_TO_METRIC.transform(xy[:, 0], xy[:, 1])))
+    return moved
 
 
 def _lonlat(geoms: np.ndarray) -> np.ndarray:
-    return shapely.transform(geoms, lambda xy: np.column_stack(_TO_LONLAT.transform(xy[:, 0], xy[:, 1])))
+    moved: np.ndarray = shapely.transform(geoms, lambda xy: np.column_stack(_TO_LONLAT.transform(xy[:, 0], xy[:, 1])))
+    return moved
 
 
 class _World:
@@ -178,7 +180,8 @@ class _World:
         self.coast_xy = boundary[coastal]
 
     def inside(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        return shapely.contains_xy(self.land, x, y)
+        inside: np.ndarray = shapely.contains_xy(self.land, x, y)
+        return inside
 
     def scatter(self, cx: np.ndarray, cy: np.ndarray, sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Gaussian scatter around centres, re-drawn until every point is on land."""

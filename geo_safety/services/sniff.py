@@ -116,7 +116,8 @@ def check_geojson(path: Path, name: str) -> None:
 
 def _json_string(raw: bytes, name: str) -> str:
     try:
-        return json.loads(b'"' + raw + b'"')
+        key: str = json.loads(b'"' + raw + b'"')  # a quoted JSON literal decodes to a str
+        return key
     except ValueError:
         raise ImportRejected(name, "malformed JSON string") from None
 
@@ -149,7 +150,7 @@ def check_kml(path: Path, name: str) -> None:
     def refuse(reason: str) -> NoReturn:
         raise _KmlRefused(reason)
 
-    def start(tag: str, _attrs: dict) -> None:
+    def start(tag: str, _attrs: dict[str, str]) -> None:
         namespace, _, local = tag.rpartition(" ")
         if not state["root"]:
             if local != "kml" or parser.CurrentByteIndex > 1024:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -149,12 +150,14 @@ class ChunkValidator:
                     return False
                 return _Bad(f"{value!r} is not true/false")
             if spec.kind == "date":
-                return pd.Timestamp(value).date().isoformat()
+                day: date = pd.Timestamp(value).date()
+                return day.isoformat()
             if spec.kind == "datetime":
                 stamp = pd.Timestamp(value)
                 if stamp.tzinfo is None:
                     stamp = stamp.tz_localize(LOCAL_TZ)  # a bare date or time is local (Asia/Shanghai)
-                return stamp.isoformat()
+                iso: str = stamp.isoformat()
+                return iso
             if spec.kind == "json":
                 parsed = json.loads(value) if isinstance(value, str) else value
                 if isinstance(parsed, np.ndarray):  # GDAL may already have parsed a JSON list

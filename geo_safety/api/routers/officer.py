@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -66,7 +66,7 @@ def reports_page(
     scope = features.scope_for(engine, user, district)
     start, end = _period(date_from, date_to)
     names = features.district_names(engine, user)
-    context: dict = {
+    context: dict[str, Any] = {
         "user": user,
         "start": start.isoformat(),
         "end": end.isoformat(),

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from sqlalchemy import Engine
 
 from geo_safety.api.deps import SESSION_COOKIE, EngineDep, RulesDep, SettingsDep, UserDep
 from geo_safety.api.limits import HEAVY_IF_QUERY_COLLECTION
@@ -78,7 +79,9 @@ def conformance() -> dict[str, list[str]]:
     return {"conformsTo": ogc.CONFORMANCE}
 
 
-def _collection_doc(request: Request, engine, spec: ogc.Collection, scope) -> dict[str, Any]:
+def _collection_doc(
+    request: Request, engine: Engine, spec: ogc.Collection, scope: tuple[str, ...] | None
+) -> dict[str, Any]:
     base = _base(request)
     bbox = ogc.extent(engine, spec, scope)
     doc: dict[str, Any] = {
