@@ -231,11 +231,28 @@ def upgrade() -> None:
         CREATE INDEX ix_premise_due_count ON premise_due (district_code, due_from) INCLUDE (open, records_until);
         CREATE INDEX ix_hazard_school_links_nearest ON hazard_school_links (hazard_id, distance_m, school_id);
 
+        -- Two transactions recomputing the same rows (two visits of one premise at once) must not both delete the
+        -- old row and insert a new one: the second would violate the key, or write what it read before the first
+        -- committed. Each takes the rows' locks first, so its next statements (each with a fresh snapshot) see
+        -- what the other committed: a few ids take one advisory lock each, in order; a load takes the table.
+        CREATE FUNCTION geo_safety_lock_state(p_table text, p_ids text[]) RETURNS void LANGUAGE plpgsql AS $fn$
+        BEGIN
+            IF cardinality(p_ids) > 1000 THEN
+                EXECUTE format('LOCK TABLE %I IN SHARE ROW EXCLUSIVE MODE', p_table);
+            ELSE
+                EXECUTE format('LOCK TABLE %I IN ROW EXCLUSIVE MODE', p_table);
+                PERFORM pg_advisory_xact_lock(hashtextextended(p_table || ':' || i.id, 0))
+                   FROM (SELECT DISTINCT unnest(p_ids) AS id ORDER BY 1) i;
+            END IF;
+        END
+        $fn$;
+
         CREATE FUNCTION geo_safety_refresh_premise_due(p_ids text[]) RETURNS void LANGUAGE plpgsql AS $fn$
         BEGIN
             IF cardinality(p_ids) = 0 OR NOT EXISTS (SELECT 1 FROM due_rules_meta) THEN
                 RETURN;
             END IF;
+            PERFORM geo_safety_lock_state('premise_due', p_ids);
             -- dynamic, so each call is planned with its own ids (a visit: index probes; a load: hash joins)
             EXECUTE $sql$"""
         + _REFRESH.split(";", 1)[0]
@@ -251,6 +268,7 @@ def upgrade() -> None:
             IF cardinality(p_ids) = 0 OR NOT EXISTS (SELECT 1 FROM due_rules_meta) THEN
                 RETURN;
             END IF;
+            PERFORM geo_safety_lock_state('zone_exposure', p_ids);
             EXECUTE $sql$"""
         + _EXPOSURE.split(";", 1)[0]
         + """$sql$ USING p_ids;
@@ -333,6 +351,7 @@ def downgrade() -> None:
         DROP FUNCTION geo_safety_refresh_zone_exposure(text[]);
         DROP TABLE zone_exposure;
         DROP FUNCTION geo_safety_refresh_premise_due(text[]);
+        DROP FUNCTION geo_safety_lock_state(text, text[]);
         DROP INDEX ix_hazard_school_links_nearest;
         DROP TABLE premise_due;
         DROP TABLE due_rules_meta;
