@@ -208,7 +208,21 @@ def import_section(server: Server) -> list[str]:
             f"{fmt(x.rows_per_s / floor.rows_per_s, 2)} | {x.note} |"
         )
     lines.append("")
-
+    targets = (
+        ("geo-safety load", 160_000, 1024, "≥ 160k rows/s (≥ 2× ogr2ogr, ≥ ½ `\\copy`), ≤ 1 GB RSS"),
+        ("geo-safety load, schools present", 100_000, 1024, "≥ 100k rows/s, ≤ 1 GB RSS"),
+    )
+    lines += ["Issue 17's import targets:", ""]
+    for tool, rate, peak_mb, words in targets:
+        x = next((x for x in loads if x.tool == tool), None)
+        if x is None:
+            continue
+        met = x.rows_per_s >= rate and (x.peak_mb or 0) <= peak_mb
+        lines.append(
+            f"- {tool}: {fmt(x.rows_per_s)} rows/s, {fmt(x.peak_mb or 0)} MB; target {words}: "
+            f"**{'met' if met else 'missed'}**"
+        )
+    lines.append("")
     return lines
 
 
