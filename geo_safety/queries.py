@@ -358,7 +358,7 @@ _ONE_DISTRICT_PREMISE_KEYS = "\n    UNION ALL".join(
        FROM premise_due d
       WHERE {_ONE_DISTRICT} AND d.violation = {violation} AND {condition}
       ORDER BY {order}d.distance_m, d.premise_id
-      LIMIT :limit + :offset)"""
+      LIMIT CAST(:limit AS bigint) + CAST(:offset AS bigint))"""
     for violation in ("true", "false")
     for rank, since, condition, order in _RUNS
 )
