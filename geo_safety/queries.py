@@ -218,14 +218,16 @@ _LIVE_DUE_ZONES = f"""zones AS (
      ORDER BY h.id, distance_m, s.id
 ),
 """
-_LINKED_DUE_ZONES = f"""zones AS (
-    SELECT h.id, h.name, h.kind, h.district_code, h.geom, n.school_id, s.name AS school_name, n.distance_m
-      FROM water_hazards h
-      JOIN LATERAL (
+#: a zone ``h``'s nearest school within ``:radius`` (``n``): one probe of ``ix_hazard_school_links_nearest``
+_NEAREST_ZONE_LINK = """JOIN LATERAL (
           SELECT l.school_id, l.distance_m FROM hazard_school_links l
            WHERE l.hazard_id = h.id AND l.distance_m <= :radius
            ORDER BY l.distance_m, l.school_id
-           LIMIT 1) n ON true
+           LIMIT 1) n ON true"""
+_LINKED_DUE_ZONES = f"""zones AS (
+    SELECT h.id, h.name, h.kind, h.district_code, h.geom, n.school_id, s.name AS school_name, n.distance_m
+      FROM water_hazards h
+      {_NEAREST_ZONE_LINK}
       JOIN schools s ON s.id = n.school_id
      WHERE h.deleted_at IS NULL
        AND (CAST(:districts AS text[]) IS NULL OR h.district_code = ANY(CAST(:districts AS text[])))
@@ -298,20 +300,16 @@ def due_targets(linked: bool = False) -> TextClause:
 
 
 _IN_SCOPE = "(CAST(:districts AS text[]) IS NULL OR {column} = ANY(CAST(:districts AS text[])))"
-_STATE_OF = "CAST(:districts AS text[]) IS NULL OR d.district_code = ANY(CAST(:districts AS text[]))"
+_STATE_OF = _IN_SCOPE.format(column="d.district_code")
 _UNSURE = f"""unsure AS (
     SELECT d.premise_id FROM premise_due d WHERE ({_STATE_OF}) AND d.records_until > :day
 ),
 """
 #: zones for today and later: only live zones (a zone deleted today was gone by the end of the day)
-_FAST_DUE_ZONES = """zones AS (
+_FAST_DUE_ZONES = f"""zones AS (
     SELECT h.id, n.school_id, n.distance_m
       FROM water_hazards h
-      JOIN LATERAL (
-          SELECT l.school_id, l.distance_m FROM hazard_school_links l
-           WHERE l.hazard_id = h.id AND l.distance_m <= :radius
-           ORDER BY l.distance_m, l.school_id
-           LIMIT 1) n ON true
+      {_NEAREST_ZONE_LINK}
      WHERE h.deleted_at IS NULL AND CAST(:with_zones AS boolean)
        AND (CAST(:districts AS text[]) IS NULL OR h.district_code = ANY(CAST(:districts AS text[])))
 ),

@@ -113,27 +113,40 @@ _SCHOOL_KIND_CHANGED = (
 _UPDATE_ONLY = {"premises", "schools"}
 
 
-def _trigger(table: str, ids: str | None) -> str:
-    if ids is None:
-        events = [("update", "OLD TABLE AS old_rows NEW TABLE AS new_rows", _SCHOOL_KIND_CHANGED)]
-    else:
-        new_ids = ids.replace("FROM rows", "FROM new_rows")
-        old_ids = ids.replace("FROM rows", "FROM old_rows")
-        events = [("update", "OLD TABLE AS old_rows NEW TABLE AS new_rows", f"{new_ids} UNION {old_ids}")]
-    if ids is not None and table not in _UPDATE_ONLY:
-        events += [("insert", "NEW TABLE AS new_rows", new_ids), ("delete", "OLD TABLE AS old_rows", old_ids)]
-    body = "\n".join(
-        f"""
-        CREATE FUNCTION geo_safety_due_{table}_{event}() RETURNS trigger LANGUAGE plpgsql AS $$
+_TRANSITION_TABLES = {
+    "insert": "NEW TABLE AS new_rows",
+    "delete": "OLD TABLE AS old_rows",
+    "update": "OLD TABLE AS old_rows NEW TABLE AS new_rows",
+}
+
+
+def _statement_trigger(kind: str, table: str, event: str, refresh: str, select: str) -> str:
+    """A statement-level trigger on ``table`` calling ``refresh`` with the ids ``select`` reads from its rows."""
+    return f"""
+        CREATE FUNCTION geo_safety_{kind}_{table}_{event}() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-            PERFORM geo_safety_refresh_premise_due(ARRAY({select}));
+            PERFORM {refresh}(ARRAY({select}));
             RETURN NULL;
         END
         $$;
-        CREATE TRIGGER tr_{table}_due_{event} AFTER {event.upper()} ON {table} REFERENCING {referencing}
-            FOR EACH STATEMENT EXECUTE FUNCTION geo_safety_due_{table}_{event}();
+        CREATE TRIGGER tr_{table}_{kind}_{event} AFTER {event.upper()} ON {table}
+            REFERENCING {_TRANSITION_TABLES[event]}
+            FOR EACH STATEMENT EXECUTE FUNCTION geo_safety_{kind}_{table}_{event}();
         """
-        for event, referencing, select in events
+
+
+def _trigger(table: str, ids: str | None) -> str:
+    """The triggers recomputing the due state of the premises a statement on ``table`` touched."""
+    if ids is None:
+        events = [("update", _SCHOOL_KIND_CHANGED)]
+    else:
+        new_ids = ids.replace("FROM rows", "FROM new_rows")
+        old_ids = ids.replace("FROM rows", "FROM old_rows")
+        events = [("update", f"{new_ids} UNION {old_ids}")]
+        if table not in _UPDATE_ONLY:
+            events += [("insert", new_ids), ("delete", old_ids)]
+    body = "\n".join(
+        _statement_trigger("due", table, event, "geo_safety_refresh_premise_due", select) for event, select in events
     )
     return (
         body
@@ -304,23 +317,7 @@ def upgrade() -> None:
                 if event == "update" and "{rows}" in ids
                 else ids.format(rows="new_rows" if event == "insert" else "old_rows")
             )
-            referencing = {
-                "insert": "NEW TABLE AS new_rows",
-                "delete": "OLD TABLE AS old_rows",
-                "update": "OLD TABLE AS old_rows NEW TABLE AS new_rows",
-            }[event]
-            op.execute(
-                f"""
-                CREATE FUNCTION geo_safety_exposure_{table}_{event}() RETURNS trigger LANGUAGE plpgsql AS $$
-                BEGIN
-                    PERFORM geo_safety_refresh_zone_exposure(ARRAY({select}));
-                    RETURN NULL;
-                END
-                $$;
-                CREATE TRIGGER tr_{table}_exposure_{event} AFTER {event.upper()} ON {table} REFERENCING {referencing}
-                    FOR EACH STATEMENT EXECUTE FUNCTION geo_safety_exposure_{table}_{event}();
-                """
-            )
+            op.execute(_statement_trigger("exposure", table, event, "geo_safety_refresh_zone_exposure", select))
     op.execute(
         """
         CREATE TRIGGER tr_hazard_school_links_exposure_truncate AFTER TRUNCATE ON hazard_school_links
