@@ -120,6 +120,25 @@ _TRANSITION_TABLES = {
 }
 
 
+def _refresh_function(table: str, statements: str) -> str:
+    """``geo_safety_refresh_<table>(ids)``: lock the rows of ``ids``, then run ``statements`` (a DELETE and an
+    INSERT reading ``$1``); nothing before rules are stored. Dynamic, so each call is planned with its own ids
+    (a visit: index probes; a load: hash joins)."""
+    delete, insert = statements.split(";", 1)
+    return f"""
+        CREATE FUNCTION geo_safety_refresh_{table}(p_ids text[]) RETURNS void LANGUAGE plpgsql AS $fn$
+        BEGIN
+            IF cardinality(p_ids) = 0 OR NOT EXISTS (SELECT 1 FROM due_rules_meta) THEN
+                RETURN;
+            END IF;
+            PERFORM geo_safety_lock_state('{table}', p_ids);
+            EXECUTE $sql${delete}$sql$ USING p_ids;
+            EXECUTE $sql${insert}$sql$ USING p_ids;
+        END
+        $fn$;
+        """
+
+
 def _statement_trigger(kind: str, table: str, event: str, refresh: str, select: str) -> str:
     """A statement-level trigger on ``table`` calling ``refresh`` with the ids ``select`` reads from its rows."""
     return f"""
@@ -260,36 +279,10 @@ def upgrade() -> None:
         END
         $fn$;
 
-        CREATE FUNCTION geo_safety_refresh_premise_due(p_ids text[]) RETURNS void LANGUAGE plpgsql AS $fn$
-        BEGIN
-            IF cardinality(p_ids) = 0 OR NOT EXISTS (SELECT 1 FROM due_rules_meta) THEN
-                RETURN;
-            END IF;
-            PERFORM geo_safety_lock_state('premise_due', p_ids);
-            -- dynamic, so each call is planned with its own ids (a visit: index probes; a load: hash joins)
-            EXECUTE $sql$"""
-        + _REFRESH.split(";", 1)[0]
-        + """$sql$ USING p_ids;
-            EXECUTE $sql$"""
-        + _REFRESH.split(";", 1)[1]
-        + """$sql$ USING p_ids;
-        END
-        $fn$;
-
-        CREATE FUNCTION geo_safety_refresh_zone_exposure(p_ids text[]) RETURNS void LANGUAGE plpgsql AS $fn$
-        BEGIN
-            IF cardinality(p_ids) = 0 OR NOT EXISTS (SELECT 1 FROM due_rules_meta) THEN
-                RETURN;
-            END IF;
-            PERFORM geo_safety_lock_state('zone_exposure', p_ids);
-            EXECUTE $sql$"""
-        + _EXPOSURE.split(";", 1)[0]
-        + """$sql$ USING p_ids;
-            EXECUTE $sql$"""
-        + _EXPOSURE.split(";", 1)[1]
-        + """$sql$ USING p_ids;
-        END
-        $fn$;
+"""
+        + _refresh_function("premise_due", _REFRESH)
+        + _refresh_function("zone_exposure", _EXPOSURE)
+        + """
 
         CREATE FUNCTION geo_safety_refresh_all_premise_due() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
