@@ -20,6 +20,7 @@ from geo_safety.rules import LOCAL_TZ, today_local
 from geo_safety.ruleset import load_rules
 from geo_safety.services import duestate, inspections, links
 from geo_safety.services.audit import Actor
+from geo_safety.services.hotspots import hotspot_params
 from geo_safety.services.imports import load_file
 from geo_safety.services.inspections import NewInspection, due_params
 from geo_safety.services.users import Principal
@@ -110,19 +111,10 @@ def _rounded(rows: list[dict]) -> list[tuple]:
 
 def assert_hotspots_like_exact(engine: Engine, day: date) -> None:
     """Today's hotspots from ``zone_exposure`` equal the ranking summed from every zone–school pair."""
-    weights = RULES.hazards.kind_weights
     with engine.connect() as conn:
         assert duestate.exposure_usable(conn, RULES.hazards.radius_m)
         for scope in (*([d] for d in DISTRICTS), [DISTRICTS[0], DISTRICTS[3]], None):
-            params = {
-                **RULES.day_facts(day),
-                "radius": RULES.hazards.radius_m,
-                "districts": scope,
-                "weight_kinds": list(weights),
-                "weights": list(weights.values()),
-                "limit": 5000,
-                "offset": 0,
-            }
+            params = hotspot_params(RULES, day, scope, limit=5000)
             exact = _rounded([dict(r) for r in conn.execute(queries.drowning_hotspots(True), params).mappings()])
             kept = _rounded(
                 [dict(r) for r in conn.execute(queries.drowning_hotspots(True, exposure=True), params).mappings()]

@@ -16,6 +16,7 @@ from geo_safety.proximity import HAZARD_REACH_M, PREMISE_REACH_M
 from geo_safety.ruleset import load_rules
 from geo_safety.services import hazards
 from geo_safety.services.audit import Actor
+from geo_safety.services.hotspots import hotspot_params
 from geo_safety.services.imports import load_file
 from geo_safety.services.inspections import due_params
 from geo_safety.services.users import Principal
@@ -121,14 +122,7 @@ def test_linked_queries_answer_as_the_live_ones(sample: Engine, day: date) -> No
     linked = _by_id(sample, queries.due_targets(True), params, "id")
     assert len(linked) > 100
     _same(linked, _by_id(sample, queries.due_targets(False), params, "id"), ("distance_m",))
-    hot = {
-        **rules.day_facts(day),
-        "districts": None,
-        "weight_kinds": list(rules.hazards.kind_weights),
-        "weights": list(rules.hazards.kind_weights.values()),
-        "limit": 10_000,
-        "offset": 0,
-    }
+    hot = hotspot_params(rules, day, None, limit=10_000)
     linked = _by_id(sample, queries.drowning_hotspots(True), hot, "hazard_id")
     assert len(linked) > 10
     _same(linked, _by_id(sample, queries.drowning_hotspots(False), hot, "hazard_id"), ("distance_m", "risk_score"))

@@ -19,6 +19,28 @@ from geo_safety.services import duestate, links
 MAX_PAGE = 5000
 
 
+def hotspot_params(
+    rules: RuleSet,
+    day: date,
+    districts: tuple[str, ...] | list[str] | None,
+    radius_m: float | None = None,
+    *,
+    limit: int = 1000,
+    offset: int = 0,
+) -> dict[str, Any]:
+    """The binds of ``queries.drowning_hotspots`` for ``day`` (the rules' radius unless ``radius_m``)."""
+    weights = rules.hazards.kind_weights
+    return {
+        **rules.day_facts(day),
+        "radius": radius_m or rules.hazards.radius_m,
+        "districts": list(districts) if districts else None,
+        "weight_kinds": list(weights),
+        "weights": list(weights.values()),
+        "limit": limit,
+        "offset": offset,
+    }
+
+
 def drowning_hotspots(
     engine: Engine,
     rules: RuleSet,
@@ -39,16 +61,7 @@ def drowning_hotspots(
         raise InvalidInput("radius_m must be in (0, 5000]")
     if not 1 <= limit <= MAX_PAGE or not 0 <= offset <= MAX_OFFSET:
         raise InvalidInput(f"limit must be 1..{MAX_PAGE} and offset 0..{MAX_OFFSET:,}")
-    weights = rules.hazards.kind_weights
-    params = {
-        **rules.day_facts(day),
-        "radius": radius,
-        "districts": list(districts) if districts else None,
-        "weight_kinds": list(weights),
-        "weights": list(weights.values()),
-        "limit": limit,
-        "offset": offset,
-    }
+    params = hotspot_params(rules, day, districts, radius, limit=limit, offset=offset)
     with engine.connect() as conn:
         # a past day: the zones as they stood then (later edits and deletions change nothing); else as now
         past = day < today_local()
