@@ -17,6 +17,7 @@ from contextlib import ExitStack, suppress
 
 import numpy as np
 import pandas as pd
+import shapely
 from psycopg import Connection as PgConnection
 from psycopg import errors as pg_errors
 from psycopg import sql
@@ -59,6 +60,7 @@ class DirectLoad:
                 self.sources.append("district_code")
                 targets.append("district_code")
         self.key_chunks: list[pd.Series] = []
+        self.xy_chunks: list[np.ndarray] = []  # point layers: what the school links are computed from
         self.rows = 0
         self.indexes = self._drop_secondary_indexes()
         statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
@@ -86,11 +88,19 @@ class DirectLoad:
 
     def write(self, frame: pd.DataFrame, data: bytes) -> None:
         self.key_chunks.append(frame[self.layer.key])
+        if self.layer.geometry == "Point":
+            self.xy_chunks.append(shapely.get_coordinates(frame["geometry"].to_numpy()))
         try:
             self._copy.write(data)
         except pg_errors.Error as exc:
             raise self._rejected(exc) from exc
         self.rows += len(frame)
+
+    def points(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every row's key, longitude and latitude, as written (point layers)."""
+        xy = np.concatenate(self.xy_chunks) if self.xy_chunks else np.empty((0, 2))
+        keys = pd.concat(self.key_chunks).to_numpy(dtype=object) if self.key_chunks else np.empty(0, dtype=object)
+        return keys, xy[:, 0], xy[:, 1]
 
     def abort(self) -> None:
         """End an open COPY with a failure message, so the transaction can roll back."""

@@ -251,7 +251,9 @@ def _refresh_links(staging: _Staging | DirectLoad, layer: LayerSpec, mode: str) 
     if layer.name not in ("premises", "water_hazards", "schools", "school_campuses"):
         return
     ids = None if isinstance(staging, DirectLoad) or mode == "replace" else staging.keys()
-    if layer.name == "premises":
+    if layer.name == "premises" and isinstance(staging, DirectLoad):
+        links.link_new_premises(staging.raw, *staging.points())
+    elif layer.name == "premises":
         links.refresh_premises(staging.raw, ids)
     elif layer.name == "water_hazards":
         links.refresh_hazards(staging.raw, ids)

@@ -84,16 +84,43 @@ def refresh_premises(raw: PgConnection, ids: Sequence[str] | None = None) -> int
     """
     if ids is None:
         raw.execute("TRUNCATE premise_school_links")
-        table = _read(raw, "SELECT id, ST_X(geom) AS x, ST_Y(geom) AS y FROM premises")
+        query, params = "SELECT id, ST_X(geom) AS x, ST_Y(geom) AS y FROM premises", []
     else:
         if not ids:
             return 0
         raw.execute("DELETE FROM premise_school_links WHERE premise_id = ANY(%s)", (list(ids),))
-        table = _read(raw, "SELECT id, ST_X(geom) AS x, ST_Y(geom) AS y FROM premises WHERE id = ANY(%s)", (list(ids),))
+        query, params = "SELECT id, ST_X(geom) AS x, ST_Y(geom) AS y FROM premises WHERE id = ANY(%s)", [list(ids)]
+    schools = _schools(raw)
+    if not len(schools[0]):  # nothing to link to: reading the premises back would be wasted (a first load)
+        return 0
+    table = _read(raw, query, params)
     if not table.num_rows:
         return 0
-    school_ids, school_geoms, kindergarten = _schools(raw)
-    points = shapely.points(table.column("x").to_numpy(), table.column("y").to_numpy())
+    premise_ids = table.column("id").to_numpy(zero_copy_only=False)
+    return _link_points(raw, premise_ids, table.column("x").to_numpy(), table.column("y").to_numpy(), schools)
+
+
+def link_new_premises(raw: PgConnection, ids: np.ndarray, x: np.ndarray, y: np.ndarray) -> int:
+    """Links of premises just written into an empty table, from the importer's own coordinates.
+
+    A first load of a million premises read them all back from the database to link them (~5 s); the
+    importer already holds every id and point, and an empty table had no links to delete.
+    """
+    schools = _schools(raw)
+    if not len(schools[0]) or not len(ids):
+        return 0
+    return _link_points(raw, ids, x, y, schools)
+
+
+def _link_points(
+    raw: PgConnection,
+    premise_ids: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    schools: tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> int:
+    school_ids, school_geoms, kindergarten = schools
+    points = shapely.points(x, y)
     found = []
     for klass in (kindergarten, ~kindergarten):  # all a rule (kindergarten_m / other_m) can ask
         members = np.flatnonzero(klass)
@@ -101,7 +128,6 @@ def refresh_premises(raw: PgConnection, ids: Sequence[str] | None = None) -> int
         found.append((fi, members[si], dist))
     fi, si, dist = (np.concatenate(parts) for parts in zip(*found, strict=True))
     keep = _nearest_per_class(fi, si, dist, kindergarten, school_ids)  # equally near: the lowest id
-    premise_ids = table.column("id").to_numpy(zero_copy_only=False)
     return _write(raw, "premise_school_links", "premise_id", premise_ids[fi[keep]], school_ids[si[keep]], dist[keep])
 
 
