@@ -2,72 +2,118 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ARRAY, String, TextClause, bindparam, text
+from dataclasses import dataclass
+from typing import Any
 
-#: Readable layers: table, geometry column, properties, extra condition.
-FEATURE_LAYERS: dict[str, tuple[str, str, tuple[str, ...], str]] = {
-    "districts": ("districts", "geom", ("code", "name", "level"), "true"),
-    "schools": (
-        "schools",
-        "geom",
-        (
-            "id",
-            "name",
-            "kind",
-            "students",
-            "boarding",
-            "address",
-            "district_code",
-            "full_time_guards",
-            "closed_campus",
-            "alarm_linked",
-            "video_linked",
-        ),
-        "true",
-    ),
-    "premises": (
-        "premises",
-        "geom",
-        ("id", "name", "category", "address", "license_no", "status", "district_code"),
-        "true",
-    ),
-    "water_hazards": (
-        "water_hazards",
-        "geom",
-        (
-            "id",
-            "name",
-            "kind",
-            "depth_m",
-            "responsible_unit",
-            "responsible_person",
-            "phone",
-            "warning_sign",
-            "lifebuoy",
-            "rescue_rope",
-            "rescue_pole",
-            "fence",
-            "district_code",
-            "version",
-        ),
-        "deleted_at IS NULL",
-    ),
-}
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Integer,
+    LargeBinary,
+    Select,
+    String,
+    Text,
+    TextClause,
+    any_,
+    bindparam,
+    cast,
+    func,
+    literal,
+    select,
+    text,
+    true,
+)
+
+from geo_safety.layers import FEATURE_LAYERS as FEATURE_LAYERS  # the served layers, derived from the models
+from geo_safety.layers import FeatureLayer
 
 
-def features_page(layer: str, scoped: bool) -> TextClause:
-    """One page of a layer as (properties…, geometry as GeoJSON text), optionally limited to districts.
+@dataclass(frozen=True)
+class FeatureFilter:
+    """The conditions of a read of a feature layer beyond its live rows, each with the binds it takes."""
 
-    Bind ``:districts`` (text[]) when ``scoped``, and ``:limit`` / ``:offset``.
+    scoped: bool = False  # :districts (text[]): only rows of these districts
+    bbox: bool = False  # :minx, :miny, :maxx, :maxy (CRS84): rows whose geometry meets the box
+    since: bool = False  # :t0: changed at or after
+    until: bool = False  # :t1: changed at or before
+    properties: tuple[str, ...] = ()  # :f0, :f1, … (text): each served property equals its bind, as text
+    feature_id: bool = False  # :fid (text): the one feature with this id
+
+    def conditions(self, layer: FeatureLayer) -> list[ColumnElement[bool]]:
+        """The WHERE of ``layer`` (identifiers come from its table, so the compiler quotes them)."""
+        where: list[ColumnElement[bool]] = [layer.live]
+        if self.scoped:
+            where.append(layer.district == any_(bindparam("districts", type_=ARRAY(Text))))
+        if self.bbox:
+            box = func.ST_MakeEnvelope(bindparam("minx"), bindparam("miny"), bindparam("maxx"), bindparam("maxy"), 4326)
+            where += [layer.geometry.op("&&")(box), func.ST_Intersects(layer.geometry, box)]
+        if self.since or self.until:
+            if layer.time is None:
+                raise ValueError(f"layer {layer.name} has no time column")
+            if self.since:
+                where.append(layer.time >= bindparam("t0"))
+            if self.until:
+                where.append(layer.time <= bindparam("t1"))
+        served = {c.name: c for c in layer.properties}
+        for n, name in enumerate(self.properties):
+            where.append(cast(served[name], Text) == bindparam(f"f{n}", type_=Text))
+        if self.feature_id:
+            where.append(cast(layer.key, Text) == bindparam("fid", type_=Text))
+        return where
+
+
+def features_page(layer: str, where: FeatureFilter = FeatureFilter()) -> Select[*tuple[Any, ...]]:
+    """One page of a layer, in key order: (properties…, geometry as GeoJSON text, matched: rows in all pages).
+
+    Bind ``:limit`` / ``:offset`` and those of ``where``. The one statement of the feature API and OGC items.
     """
-    table, geom, columns, condition = FEATURE_LAYERS[layer]
-    district_column = "code" if layer == "districts" else "district_code"
-    where = condition + (f" AND {district_column} = ANY(:districts)" if scoped else "")
-    key = columns[0]
-    return text(
-        f"SELECT {', '.join(columns)}, ST_AsGeoJSON({geom}, 7) AS geometry, count(*) OVER () AS matched "
-        f"FROM {table} WHERE {where} ORDER BY {key} LIMIT :limit OFFSET :offset"
+    spec = FEATURE_LAYERS[layer]
+    return (
+        select(
+            *spec.properties,
+            func.ST_AsGeoJSON(spec.geometry, 7).label("geometry"),
+            func.count().over().label("matched"),
+        )
+        .where(*where.conditions(spec))
+        .order_by(spec.key)
+        .limit(bindparam("limit", type_=Integer))
+        .offset(bindparam("offset", type_=Integer))
     )
+
+
+def features_count(layer: str, where: FeatureFilter = FeatureFilter()) -> Select[int]:
+    """How many rows of a layer match (a page past the end carries no window count)."""
+    spec = FEATURE_LAYERS[layer]
+    return select(func.count()).select_from(spec.table).where(*where.conditions(spec))
+
+
+def features_extent(layer: str, where: FeatureFilter = FeatureFilter()) -> Select[Any, Any, Any, Any]:
+    """(xmin, ymin, xmax, ymax) of the matching rows; NULLs when none."""
+    spec = FEATURE_LAYERS[layer]
+    box = select(func.ST_Extent(spec.geometry).label("e")).where(*where.conditions(spec)).subquery("x")
+    return select(func.ST_XMin(box.c.e), func.ST_YMin(box.c.e), func.ST_XMax(box.c.e), func.ST_YMax(box.c.e))
+
+
+def features_tile(layer: str, where: FeatureFilter = FeatureFilter()) -> Select[bytes]:
+    """A Mapbox Vector Tile (WebMercatorQuad) of a layer's served properties; empty bytes when nothing is in it.
+
+    Bind ``:z``, ``:x``, ``:y``, ``:layer`` (the tile's layer name) and those of ``where``.
+    """
+    spec = FEATURE_LAYERS[layer]
+    bounds = select(
+        func.ST_TileEnvelope(
+            bindparam("z", type_=Integer), bindparam("x", type_=Integer), bindparam("y", type_=Integer)
+        ).label("b3857")
+    ).cte("bounds")
+    geometry = func.ST_AsMVTGeom(func.ST_Transform(spec.geometry, 3857), bounds.c.b3857, 4096, 64, true())
+    mvt = (
+        select(geometry.label("mvt_geom"), *spec.properties)
+        .select_from(spec.table.join(bounds, true()))
+        .where(spec.geometry.op("&&")(func.ST_Transform(bounds.c.b3857, 4326)), *where.conditions(spec))
+        .cte("mvt")
+    )
+    tile = func.ST_AsMVT(mvt.table_valued(), bindparam("layer", type_=Text), 4096, "mvt_geom")
+    return select(func.coalesce(tile, literal(b"", LargeBinary)))
 
 
 def district_exists() -> TextClause:

@@ -18,6 +18,15 @@ FORBIDDEN = {
     "geo_safety.rules": ("geo_safety.layers", "geo_safety.services", "geo_safety.api", "geo_safety.db"),
     "geo_safety.crs": ("geo_safety.layers", "geo_safety.services", "geo_safety.api", "geo_safety.db"),
     "geo_safety.area": ("geo_safety.layers", "geo_safety.services", "geo_safety.api", "geo_safety.db"),
+    "geo_safety.shapes": (
+        "geo_safety.services",
+        "geo_safety.api",
+        "geo_safety.db",
+        "geo_safety.queries",
+        "geo_safety.layers",
+        "geo_safety.maps",
+        "geo_safety.cli",
+    ),
     "geo_safety.settings": ("geo_safety",),
     "geo_safety.errors": ("geo_safety",),
 }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
@@ -26,26 +26,39 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from geo_safety.layers.base import Base, in_list, valid_geometry
-from geo_safety.rules import InspectionResult, values
+from geo_safety.layers.base import Base, exposed, valid_geometry
+from geo_safety.layers.spec import FieldSpec, FileLayer
+from geo_safety.rules import InspectionResult
 
 
 class Inspection(Base):
     __tablename__ = "inspections"
     __table_args__ = (
         CheckConstraint("num_nonnulls(premise_id, hazard_id) = 1", name="one_target"),
-        CheckConstraint(in_list("result", values(InspectionResult)), name="result_known"),
         CheckConstraint(valid_geometry("position"), name="position_valid"),
+    )
+
+    #: the ledger file: each row names its premise or zone (``target_id``, ``target_type`` when ids could clash),
+    #: which the importer turns into ``premise_id`` or ``hazard_id``; rows are only ever appended
+    __file_layers__: ClassVar[tuple[FileLayer, ...]] = (
+        FileLayer(
+            "inspections",
+            key="row",
+            file_only=(
+                FieldSpec("target_id", required=True),
+                FieldSpec("target_type", choices=("premise", "water_hazard")),
+            ),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     premise_id: Mapped[str | None] = mapped_column(ForeignKey("premises.id"))
     hazard_id: Mapped[str | None] = mapped_column(ForeignKey("water_hazards.id"))
-    inspected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    inspector: Mapped[str | None] = mapped_column(Text)
-    result: Mapped[str] = mapped_column(Text, nullable=False)
-    findings: Mapped[str | None] = mapped_column(Text)
-    follow_up_due: Mapped[date | None] = mapped_column(Date)
+    inspected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, info=exposed(required=True))
+    inspector: Mapped[str | None] = mapped_column(Text, info=exposed(file=True))
+    result: Mapped[str] = mapped_column(Text, nullable=False, info=exposed(required=True, choices=InspectionResult))
+    findings: Mapped[str | None] = mapped_column(Text, info=exposed(file=True))
+    follow_up_due: Mapped[date | None] = mapped_column(Date, info=exposed(file=True))
     position = mapped_column(Geometry("POINT", srid=4326, spatial_index=False), comment="reported, in WGS84")
     position_datum: Mapped[str | None] = mapped_column(Text, comment="datum the position arrived in")
     off_site: Mapped[bool | None] = mapped_column(Boolean)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Float, Text
+from sqlalchemy import Double, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from geo_safety.layers.base import Base
@@ -14,7 +14,7 @@ class PremiseSchoolLink(Base):
     __tablename__ = "premise_school_links"
     premise_id: Mapped[str] = mapped_column(Text, primary_key=True)
     school_id: Mapped[str] = mapped_column(Text, primary_key=True, index=True)
-    distance_m: Mapped[float] = mapped_column(Float)
+    distance_m: Mapped[float] = mapped_column(Double)
 
 
 class HazardSchoolLink(Base):
@@ -23,4 +23,4 @@ class HazardSchoolLink(Base):
     __tablename__ = "hazard_school_links"
     hazard_id: Mapped[str] = mapped_column(Text, primary_key=True)
     school_id: Mapped[str] = mapped_column(Text, primary_key=True, index=True)
-    distance_m: Mapped[float] = mapped_column(Float)
+    distance_m: Mapped[float] = mapped_column(Double)

@@ -46,7 +46,8 @@ def feature_collection(
     if districts is not None:
         params["districts"] = list(districts)
     with engine.connect() as conn:
-        rows = conn.execute(queries.features_page(layer, districts is not None), params).mappings().all()
+        statement = queries.features_page(layer, queries.FeatureFilter(scoped=districts is not None))
+        rows = conn.execute(statement, params).mappings().all()
     features = []
     for row in rows:
         props = {

@@ -18,12 +18,14 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import shapely
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from geo_safety import queries
 from geo_safety.bounds import MAX_OFFSET, RANGE_TEXT, day_in_range
 from geo_safety.crs import Datum, from_wgs84, parse_datum
 from geo_safety.errors import BadParameter, NotFound
+from geo_safety.layers import FeatureLayer
+from geo_safety.queries import FeatureFilter
 from geo_safety.rules import today_local
 from geo_safety.ruleset import RuleSet
 from geo_safety.services import cache, hotspots, inspections
@@ -51,32 +53,29 @@ class Collection:
     id: str
     title: str
     description: str
-    table: str | None  # None: a query result computed by a service
+    table: str | None  # a feature layer (``queries.FEATURE_LAYERS``); None: a query result computed by a service
     time_column: str | None = None
     params: tuple[str, ...] = ()
+
+
+#: the layer collections' titles and descriptions; their columns, time and rows come from the layer's model
+_LAYER_TEXT = {
+    "districts": ("行政区 Districts", "District boundaries (the service area)."),
+    "schools": ("学校 Schools", "School gates with students, boarding and the four security items."),
+    "premises": ("校园周边经营场所 Premises", "Business premises near campuses."),
+    "water_hazards": ("危险水域 Water hazard zones", "Water hazard zones with guard measures."),
+}
+
+
+def _layer_collection(layer: FeatureLayer) -> Collection:
+    title, description = _LAYER_TEXT[layer.name]
+    return Collection(layer.name, title, description, layer.name, None if layer.time is None else layer.time.name)
 
 
 COLLECTIONS = {
     c.id: c
     for c in (
-        Collection("districts", "行政区 Districts", "District boundaries (the service area).", "districts"),
-        Collection(
-            "schools",
-            "学校 Schools",
-            "School gates with students, boarding and the four security items.",
-            "schools",
-            "updated_at",
-        ),
-        Collection(
-            "premises", "校园周边经营场所 Premises", "Business premises near campuses.", "premises", "updated_at"
-        ),
-        Collection(
-            "water_hazards",
-            "危险水域 Water hazard zones",
-            "Water hazard zones with guard measures.",
-            "water_hazards",
-            "updated_at",
-        ),
+        *map(_layer_collection, queries.FEATURE_LAYERS.values()),
         Collection(
             "due_inspections",
             "待检查对象 Due inspections",
@@ -194,7 +193,7 @@ def property_filters(collection_id: str, params: dict[str, str]) -> dict[str, st
 def queryable(collection_id: str) -> tuple[str, ...]:
     spec = collection(collection_id)
     if spec.table:
-        return queries.FEATURE_LAYERS[spec.table][2]
+        return queries.FEATURE_LAYERS[spec.table].columns
     if collection_id == "due_inspections":
         return ("target_type", "target_id", "category", "reason", "violation", "district_code", "nearest_school_id")
     return ("hazard_id", "kind", "district_code", "nearest_school_id")
@@ -229,44 +228,35 @@ def base_items(
     offset: int,
     feature_id: str | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
-    table, geom, columns, condition = queries.FEATURE_LAYERS[spec.table or ""]
-    where = [condition]
+    layer = spec.table or ""
+    columns = queries.FEATURE_LAYERS[layer].columns
     params: dict[str, Any] = {"limit": limit, "offset": offset}
-    district_column = "code" if table == "districts" else "district_code"
     if scope is not None:
-        where.append(f"{district_column} = ANY(:scope)")
-        params["scope"] = list(scope)
+        params["districts"] = list(scope)
     if bbox is not None:
-        where.append(
-            f"{geom} && ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326) "
-            f"AND ST_Intersects({geom}, ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326))"
-        )
         params.update(minx=bbox[0], miny=bbox[1], maxx=bbox[2], maxy=bbox[3])
     if when is not None:
         if spec.time_column is None:
             raise BadParameter(f"collection {spec.id} has no time; drop datetime")
-        if when[0] is not None:
-            where.append(f"{spec.time_column} >= :t0")
-            params["t0"] = when[0]
-        if when[1] is not None:
-            where.append(f"{spec.time_column} <= :t1")
-            params["t1"] = when[1]
-    for n, (name, value) in enumerate(sorted(filters.items())):
-        where.append(f"CAST({name} AS text) = :f{n}")  # the name was checked against the layer's columns
-        params[f"f{n}"] = value
+        params.update(t0=when[0], t1=when[1])
+    names = tuple(sorted(filters))  # each name was checked against the layer's served columns
+    params.update({f"f{n}": filters[name] for n, name in enumerate(names)})
     if feature_id is not None:
-        where.append(f"CAST({columns[0]} AS text) = :fid")
         params["fid"] = feature_id
-    sql = (
-        f"SELECT {', '.join(columns)}, ST_AsGeoJSON({geom}, 7) AS geometry, count(*) OVER () AS matched "
-        f"FROM {table} WHERE {' AND '.join(where)} ORDER BY {columns[0]} LIMIT :limit OFFSET :offset"
+    where = FeatureFilter(
+        scoped=scope is not None,
+        bbox=bbox is not None,
+        since=when is not None and when[0] is not None,
+        until=when is not None and when[1] is not None,
+        properties=names,
+        feature_id=feature_id is not None,
     )
     with engine.connect() as conn:
-        rows = conn.execute(text(sql), params).mappings().all()
+        rows = conn.execute(queries.features_page(layer, where), params).mappings().all()
         if rows:
             matched = rows[0]["matched"]
         elif offset > 0:  # past the end: the window count came with no row, so count on its own
-            matched = conn.execute(text(f"SELECT count(*) FROM {table} WHERE {' AND '.join(where)}"), params).scalar()
+            matched = conn.execute(queries.features_count(layer, where), params).scalar()
         else:
             matched = 0
     features = [
@@ -443,26 +433,10 @@ def items(
 
 
 def extent(engine: Engine, spec: Collection, scope: tuple[str, ...] | None) -> list[float] | None:
-    if not spec.table:
-        with engine.connect() as conn:
-            row = conn.execute(
-                text(
-                    "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
-                    "FROM (SELECT ST_Extent(geom) AS e FROM districts) x"
-                )
-            ).one()
-        return None if row[0] is None else [float(v) for v in row]
-    table, geom, _, condition = queries.FEATURE_LAYERS[spec.table]
-    district_column = "code" if table == "districts" else "district_code"
-    scoped = f" AND {district_column} = ANY(:scope)" if scope is not None else ""
+    """The collection's bounding box in CRS84 (a query collection's: the service area's); None when empty."""
+    layer, where = spec.table or "districts", FeatureFilter(scoped=spec.table is not None and scope is not None)
     with engine.connect() as conn:
-        row = conn.execute(
-            text(
-                f"SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
-                f"(SELECT ST_Extent({geom}) AS e FROM {table} WHERE {condition}{scoped}) x"
-            ),
-            {"scope": list(scope) if scope else None},
-        ).one()
+        row = conn.execute(queries.features_extent(layer, where), {"districts": list(scope or ())}).one()
     return None if row[0] is None else [float(v) for v in row]
 
 
@@ -473,20 +447,8 @@ def tile(engine: Engine, collection_id: str, scope: tuple[str, ...] | None, z: i
         raise NotFound(f"collection {collection_id} has no vector tiles; use its items")
     if not 0 <= z <= 22 or not (0 <= x < 2**z and 0 <= y < 2**z):
         raise BadParameter(f"tile {z}/{x}/{y} is outside the WebMercatorQuad tile matrix set")
-    table, geom, columns, condition = queries.FEATURE_LAYERS[spec.table]
-    district_column = "code" if table == "districts" else "district_code"
-    scoped = f" AND t.{district_column} = ANY(:scope)" if scope is not None else ""
-    props = ", ".join(f"t.{c}" for c in columns)
-    sql = f"""
-WITH bounds AS (SELECT ST_TileEnvelope(:z, :x, :y) AS b3857),
-mvt AS (
-    SELECT ST_AsMVTGeom(ST_Transform(t.{geom}, 3857), bounds.b3857, 4096, 64, true) AS mvt_geom, {props}
-      FROM {table} t, bounds
-     WHERE t.{geom} && ST_Transform(bounds.b3857, 4326) AND {condition.replace("deleted_at", "t.deleted_at")}{scoped}
-)
-SELECT coalesce(ST_AsMVT(mvt, :layer, 4096, 'mvt_geom'), ''::bytea) FROM mvt"""
+    statement = queries.features_tile(spec.table, FeatureFilter(scoped=scope is not None))
+    params = {"z": z, "x": x, "y": y, "layer": collection_id, "districts": list(scope or ())}
     with engine.connect() as conn:
-        data = conn.execute(
-            text(sql), {"z": z, "x": x, "y": y, "layer": collection_id, "scope": list(scope) if scope else None}
-        ).scalar_one()
+        data = conn.execute(statement, params).scalar_one()
     return bytes(data)
