@@ -250,3 +250,13 @@ def test_feature_statements_quote_the_names_they_build_from(conn: Connection, mo
         assert b"450521" in bytes(tile) and b"450502" not in bytes(tile)
     finally:
         conn.rollback()
+
+
+@pytest.mark.parametrize("name", list(FEATURE_LAYERS))
+def test_the_feature_api_response_model_names_the_served_columns(name: str) -> None:
+    """The one hand-written copy of a served layer's columns is its response model: it must name them, in order."""
+    from geo_safety.api.schemas_features import LAYER_COLLECTIONS
+
+    feature = LAYER_COLLECTIONS[name].model_fields["features"].annotation.__args__[0]
+    properties = feature.model_fields["properties"].annotation
+    assert tuple(properties.model_fields) == FEATURE_LAYERS[name].columns

@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 
 from geo_safety import queries
 from geo_safety.errors import InvalidInput, NotFound
+from geo_safety.layers import get_layer
 from geo_safety.services.users import Principal
 
 MAX_LIMIT = 10_000
@@ -33,6 +34,11 @@ def scope_for(engine: Engine, user: Principal, district: str | None) -> tuple[st
     """The districts a read may cover: 404 for an unknown district, 403 for one outside the account."""
     check_district(engine, district)
     return user.scope(district)
+
+
+def required_fields(layer: str) -> tuple[str, ...]:
+    """The fields a file of ``layer`` must carry, from its model (the upload page names them)."""
+    return tuple(f.name for f in get_layer(layer).fields if f.required)
 
 
 def feature_collection(

@@ -25,13 +25,18 @@ from geo_safety.services.maps import district_data
 router = APIRouter(tags=["pages"], include_in_schema=False)
 District = Annotated[str | None, Query(pattern=r"^\d{6}$")]
 
+#: layer -> (Chinese name, its geometry); the fields a file must carry are added from the layer's model
+_LAYER_TEXT = {
+    "water_hazards": ("危险水域", "多边形"),
+    "schools": ("学校", "点（校门）"),
+    "school_campuses": ("校园范围", "多边形，以学校编号对应已导入的学校"),
+    "premises": ("经营场所", "点"),
+    "inspections": ("检查记录", "无几何，每行一条记录"),
+}
 #: layer -> (Chinese name, what the file holds)
 LAYERS = {
-    "water_hazards": ("危险水域", "多边形；必填 id、name、kind"),
-    "schools": ("学校", "点（校门）；必填 id、name、kind、students"),
-    "school_campuses": ("校园范围", "多边形，按学校编号 school_id 对应"),
-    "premises": ("经营场所", "点；必填 id、name、category"),
-    "inspections": ("检查记录", "target_id、inspected_at、result"),
+    layer: (name, f"{geometry}；必填 {'、'.join(features.required_fields(layer))}")
+    for layer, (name, geometry) in _LAYER_TEXT.items()
 }
 DATUMS = {
     "wgs84": "WGS84（GPS、天地图、奥维等）",
