@@ -91,3 +91,96 @@ def test_an_inspector_sees_only_their_districts_due_premises(world: dict[str, st
     assert {layer.key for layer in view.layers} == {"rings", "schools", "other_due"}
     due = _markers(body, "other_due")
     assert all(f["properties"]["id"].startswith("P") for f in due)
+
+
+def test_the_day_map_reads_its_typed_input_and_leaves_it_as_it_was() -> None:
+    """The due list and the plan reach the renderer shared (cached): drawing them must not change them."""
+    from geo_safety.maps.render import TodayMapData, today_map, today_view
+    from geo_safety.shapes.features import DueCollection
+    from geo_safety.shapes.plans import DayPlan
+
+    def props(n: int) -> dict[str, object]:
+        return {
+            "target_type": "premise",
+            "target_id": f"P{n}",
+            "name": f"<b>网吧 {n}</b>",
+            "category": "internet_cafe",
+            "address": None,
+            "district_code": "450521",
+            "reason": "overdue",
+            "violation": n == 1,
+            "priority": n,
+            "nearest_school_id": "S1",
+            "nearest_school_name": "小学",
+            "distance_m": 80.5,
+            "rule_distance_m": 200.0,
+            "last_inspected_on": None,
+            "days_overdue": 3,
+        }
+
+    due = DueCollection.model_validate(
+        {
+            "type": "FeatureCollection",
+            "date": "2026-03-05",
+            "numberMatched": 3,
+            "numberReturned": 3,
+            "features": [
+                {
+                    "type": "Feature",
+                    "id": f"P{n}",
+                    "geometry": {"type": "Point", "coordinates": [109.1 + n / 100, 21.6]},
+                    "properties": props(n),
+                }
+                for n in (1, 2, 3)
+            ],
+        }
+    )
+    nav = dict.fromkeys(("amap", "tencent", "baidu", "baidu_web", "geo"), "geo:21.6,109.11")
+    stop = {
+        **{k: v for k, v in props(1).items() if k != "target_id"},
+        "target_id": "P1",
+        "order": 1,
+        "group": "mainland",
+        "category_cn": "网吧",
+        "reason_cn": "超期未查",
+        "lon": 109.11,
+        "lat": 21.6,
+        "phone": None,
+        "tel": None,
+        "responsible_person": None,
+        "responsible_unit": None,
+        "checklist": [],
+        "measures": None,
+        "follow_up_days": 7,
+        "nav": nav,
+        "status": "done",
+        "visit": {"id": 1, "result": "pass", "inspected_at": "2026-03-05T09:00:00+08:00", "inspector": "wang"},
+        "gone": False,
+    }
+    plan = DayPlan.model_validate(
+        {
+            "date": "2026-03-05",
+            "districts": ["450521"],
+            "created_at": "2026-03-05T08:00:00+08:00",
+            "updated_at": "2026-03-05T08:00:00+08:00",
+            "total": 1,
+            "done": 1,
+            "pending": 0,
+            "next_order": None,
+            "notice": None,
+            "groups": [],
+            "stops": [stop],
+            "route": {"type": "MultiLineString", "coordinates": []},
+            "route_length_m": 0.0,
+        }
+    )
+    before = (due.model_dump(), plan.model_dump())
+    data = TodayMapData(
+        day="2026-03-05", title="今日巡查", districts=[], plan=plan, other_due=due.features[1:], total_due=3
+    )
+    view = today_view(data)
+    html = today_map(data).get_root().render()
+    assert (due.model_dump(), plan.model_dump()) == before
+    drawn = next(layer for layer in view["layers"] if layer["key"] == "other_due")["features"]
+    assert [f["properties"]["id"] for f in drawn] == ["P2", "P3"]
+    assert "<b>网吧" not in html  # data stays text (escaped) in the page

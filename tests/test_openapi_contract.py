@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from geo_safety.api import routers
 from geo_safety.api.app import create_app
 from geo_safety.api.schemas import CalendarError, CalendarStatus, Health, ProgrammeReport
-from geo_safety.api.schemas_features import DueFeature, TodayRoute
+from geo_safety.api.schemas_features import DueCollection, DueFeature, TodayRoute
 from geo_safety.api.schemas_geojson import absent_or
 from geo_safety.keyperiods import load_calendar
 from geo_safety.services import health, inspections
@@ -234,8 +234,12 @@ def test_a_planned_route_fits_its_model() -> None:
         "numberReturned": 2,
         "features": [inspections._feature(_due_row(id=f"P-{n}", lon=109.1 + n / 100), n) for n in (1, 2)],
     }
-    plan = inspections.plan_from(collection, 2, start=(109.0, 21.0))
-    assert TodayRoute.model_validate(plan).model_dump(mode="json", exclude_unset=True) == plan
+    due = DueCollection.model_validate(collection)
+    plan = inspections.plan_from(due, 2, start=(109.0, 21.0))
+    body = plan.model_dump(mode="json", exclude_unset=True)
+    assert TodayRoute.model_validate(body).model_dump(mode="json", exclude_unset=True) == body
+    assert [f.properties.route_order for f in plan.features] == [1, 2]
+    assert due.model_dump(mode="json", exclude_unset=True) == collection  # the due list is left as it was
 
 
 def test_health_answers_fit_their_model() -> None:

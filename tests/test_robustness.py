@@ -17,6 +17,7 @@ from geo_safety.api.middleware import BodyLimit
 from geo_safety.services import backup, hotspots, users
 from geo_safety.services.audit import Actor
 from geo_safety.settings import Settings
+from geo_safety.shapes.features import HotspotCollection
 from tests.conftest import auth, fresh_sample
 
 HAICHENG = "450502"
@@ -164,14 +165,14 @@ def test_hotspots_keep_other_districts_schools_out(
     ogc = client.get(f"/collections/drowning_hotspots/items?date={SUMMER_DAY}&radius_m=5000", headers=inspector)
     assert ogc.status_code == 200 and not _leaks(ogc.text, others)
     # the rings the hotspot map draws come from the same scope
-    rings = hotspots.school_rings(session_engine, api.json(), (HAICHENG,))
+    rings = hotspots.school_rings(session_engine, HotspotCollection.model_validate(api.json()), (HAICHENG,))
     assert rings and {r["properties"]["id"] for r in rings}.isdisjoint(others)
     page = client.get(f"/maps/hotspots/drowning?date={SUMMER_DAY}&radius_m=5000", headers=inspector)
     assert page.status_code == 200 and not _leaks(page.text, others)
     # a city-wide reader still sees schools across district borders
     city = client.get(f"/api/v1/hotspots/drowning?date={SUMMER_DAY}&radius_m=5000", headers=auth(sample["viewer"]))
     assert all(f["properties"]["schools_in_other_districts"] == 0 for f in city.json()["features"])
-    assert hotspots.school_rings(session_engine, city.json(), None)
+    assert hotspots.school_rings(session_engine, HotspotCollection.model_validate(city.json()), None)
 
 
 # -- 9. restore under a running service -------------------------------------------------------------------------

@@ -7,6 +7,7 @@ framed on the district's mainland; islands far offshore (海城区's 涠洲岛 a
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from geo_safety.maps.render import (
     risk_class,
     split_islands,
 )
+from geo_safety.shapes.features import DueFeature, HotspotFeature
 
 METRIC_CRS = 32649  # UTM zone 49N covers Beihai
 CJK_FONTS = (
@@ -62,6 +64,18 @@ def _frame(features: list[dict[str, Any]]) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame.from_features(features, crs=4326).to_crs(METRIC_CRS)
 
 
+def _geometries(features: Sequence[DueFeature] | Sequence[HotspotFeature]) -> list[dict[str, Any]]:
+    """The models' geometries as GeoJSON Features without properties (what ``_frame`` reads)."""
+    return [
+        {
+            "type": "Feature",
+            "geometry": {"type": f.geometry.type, "coordinates": f.geometry.coordinates},
+            "properties": {},
+        }
+        for f in features
+    ]
+
+
 def _nice_length(width_m: float) -> float:
     for candidate in (100, 200, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000):
         if candidate >= width_m / 6:
@@ -79,11 +93,11 @@ def _draw_layers(ax: Any, data: DistrictMapData, scale: float = 1.0) -> None:
     """Boundary, hotspots by named risk class, premises (fill by reason, purple edge for a violation) and
     schools by security compliance, in that order — the symbols of ``render.district_map``."""
     _frame([data.district]).plot(ax=ax, facecolor="#f4f6f7", edgecolor="#34495e", linewidth=1.2, linestyle="--")
-    hotspots = data.hotspots["features"]
-    breaks = risk_breaks([f["properties"]["risk_score"] for f in hotspots])
+    hotspots = data.hotspots.features
+    breaks = risk_breaks([f.properties.risk_score for f in hotspots])
     if hotspots:
-        frame = _frame(hotspots)
-        classes = [risk_class(f["properties"]["risk_score"], breaks) for f in hotspots]
+        frame = _frame(_geometries(hotspots))
+        classes = [risk_class(f.properties.risk_score, breaks) for f in hotspots]
         colours = [styles.RISK_COLOURS[c] for c in classes]
         frame.plot(ax=ax, color=colours, edgecolor=styles.HOTSPOT_EDGE, linewidth=0.5)
         points = frame.geometry.apply(shapely.point_on_surface)
@@ -96,18 +110,20 @@ def _draw_layers(ax: Any, data: DistrictMapData, scale: float = 1.0) -> None:
             linewidths=0.6,
             zorder=4,
         )
-    shown = [f for f in data.premises if f["properties"]["reason"] is not None or f["properties"]["violation"]]
+    shown = [f.properties for f in data.premises if f.properties.reason is not None or f.properties.violation]
     if shown:
-        premises = _frame(shown)
-        fills = [styles.REASON_COLOUR.get(f["properties"]["reason"] or "", styles.NO_REASON_COLOUR) for f in shown]
-        edges = [styles.VIOLATION_COLOUR if f["properties"]["violation"] else styles.DUE_EDGE for f in shown]
+        premises = _frame(
+            _geometries([f for f in data.premises if f.properties.reason is not None or f.properties.violation])
+        )
+        fills = [styles.REASON_COLOUR.get(p.reason or "", styles.NO_REASON_COLOUR) for p in shown]
+        edges = [styles.VIOLATION_COLOUR if p.violation else styles.DUE_EDGE for p in shown]
         ax.scatter(
             premises.geometry.x,
             premises.geometry.y,
-            s=[26 * scale if f["properties"]["violation"] else 16 * scale for f in shown],
+            s=[26 * scale if p.violation else 16 * scale for p in shown],
             c=fills,
             edgecolors=edges,
-            linewidths=[1.3 if f["properties"]["violation"] else 0.6 for f in shown],
+            linewidths=[1.3 if p.violation else 0.6 for p in shown],
             zorder=5,
         )
     if data.schools:
@@ -130,10 +146,14 @@ def _draw_layers(ax: Any, data: DistrictMapData, scale: float = 1.0) -> None:
 def _legend_handles(data: DistrictMapData) -> tuple[list[Any], str]:
     """Legend entries for what ``_draw_layers`` drew (the same rows as the HTML legend)."""
     handles: list[Any] = []
-    symbols, note = hotspot_symbols([f["properties"]["risk_score"] for f in data.hotspots["features"]])
+    symbols, note = hotspot_symbols([f.properties.risk_score for f in data.hotspots.features])
     for symbol in symbols:
         handles.append(Patch(facecolor=symbol.fill, edgecolor=styles.HOTSPOT_EDGE, label=symbol.label))
-    shown = [f for f in data.premises if f["properties"]["reason"] is not None or f["properties"]["violation"]]
+    shown = [
+        {"properties": {"reason": f.properties.reason, "violation": f.properties.violation}}
+        for f in data.premises
+        if f.properties.reason is not None or f.properties.violation
+    ]
     for symbol in due_symbols(shown):
         handles.append(
             Line2D(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -30,20 +31,28 @@ from geo_safety.maps.viewdata import DETAIL_MIN_ZOOM, Layer, Symbol, area, point
 
 __all__ = ["RenderedPage", "Symbol"]
 from geo_safety.maps.tiles import Basemap, image_sources
+from geo_safety.shapes.features import DueFeature, HotspotCollection, HotspotFeature
+from geo_safety.shapes.geojson import MultiPolygon, Polygon
+from geo_safety.shapes.plans import DayPlan, Stop
 
 
-@dataclass
+@dataclass(frozen=True)
 class TodayMapData:
-    """Everything the inspector's map shows; GeoJSON dicts in WGS84."""
+    """Everything the inspector's map shows, in WGS84; read only (the due list and plan may be shared, cached).
+
+    A served page's shell carries only the boundary, the plan and the counts: rings, gates and ``other_due`` come
+    from its data endpoint, and ``shown`` says how many due targets that draws.
+    """
 
     day: str
     title: str
-    districts: list[dict[str, Any]]  # Features with properties code, name
-    rings: dict[float, list[dict[str, Any]]]  # distance -> buffer Features
-    schools: list[dict[str, Any]]  # gate Features
-    plan: dict[str, Any]  # today's plan FeatureCollection (ordered, with route)
-    other_due: list[dict[str, Any]] = field(default_factory=list)  # due but beyond today's plan
+    districts: list[dict[str, Any]]  # GeoJSON Features with properties code, name
+    plan: DayPlan  # today's stops (ordered, with route)
+    rings: dict[float, list[dict[str, Any]]] = field(default_factory=dict)  # distance -> buffer Features
+    schools: list[dict[str, Any]] = field(default_factory=list)  # gate Features
+    other_due: list[DueFeature] = field(default_factory=list)  # due but beyond today's plan
     total_due: int = 0
+    shown: int | None = None  # due targets the map draws (None: the plan's stops and ``other_due``)
 
 
 def _finish(fmap: folium.Map, summary_html: str, inline_assets: bool, extra: list[Asset] | None = None) -> folium.Map:
@@ -74,27 +83,27 @@ _STOP_FIELDS = (
 )
 
 
-def stop_properties(stop: dict[str, Any]) -> dict[str, Any]:
+def stop_properties(stop: Stop) -> dict[str, Any]:
     """What a stop of the day plan shows in its popup, as plain values (the browser writes them as text)."""
-    distance, rule = stop.get("distance_m"), stop.get("rule_distance_m")
-    visit = stop.get("visit") or {}
+    distance, rule = stop.distance_m, stop.rule_distance_m
+    result = stop.visit.result if stop.visit else None
     return {
-        "route_order": stop["order"],
-        "name": stop["name"],
-        "category_cn": stop.get("category_cn") or stop.get("category"),
-        "reason_cn": stop.get("reason_cn") or styles.REASON_CN.get(stop.get("reason") or "", stop.get("reason")),
-        "violation": bool(stop["violation"]),
-        "violation_cn": "是（禁止设立）" if stop["violation"] else "否",
-        "school": stop.get("nearest_school_name"),
+        "route_order": stop.order,
+        "name": stop.name,
+        "category_cn": stop.category_cn or stop.category,
+        "reason_cn": stop.reason_cn or styles.REASON_CN.get(stop.reason or "", stop.reason),
+        "violation": stop.violation,
+        "violation_cn": "是（禁止设立）" if stop.violation else "否",
+        "school": stop.nearest_school_name,
         "distance": None if distance is None else f"{distance:.1f} 米" + (f"（规定 {rule:.0f} 米）" if rule else ""),
-        "last": stop.get("last_inspected_on") or "从未检查",
-        "days_overdue": stop.get("days_overdue"),
-        "address": stop.get("address"),
-        "today": RESULT_CN.get(visit.get("result") or ""),
-        "id": stop["target_id"],
-        "done": stop.get("status") == "done",
-        "result": visit.get("result"),
-        "_fill": styles.REASON_COLOUR.get(stop.get("reason") or "", "#7f8c8d"),
+        "last": stop.last_inspected_on or "从未检查",
+        "days_overdue": stop.days_overdue,
+        "address": stop.address,
+        "today": RESULT_CN.get(result or ""),
+        "id": stop.target_id,
+        "done": stop.status == "done",
+        "result": result,
+        "_fill": styles.REASON_COLOUR.get(stop.reason or "", "#7f8c8d"),
     }
 
 
@@ -116,29 +125,29 @@ _POINT_FIELDS = (
 )
 
 
-def premise_layer(features: list[dict[str, Any]], key: str, name: str, marker_class: str) -> Layer:
+def premise_layer(features: Sequence[DueFeature], key: str, name: str, marker_class: str) -> Layer:
     """Due premises as one data layer: a few short properties each, one shared popup; fill and edge as
     ``due_symbols`` (the legend) draws them."""
     compact = []
     for feature in features:
-        props = feature["properties"]
-        lon, lat = feature["geometry"]["coordinates"]
-        reason = styles.REASON_CN.get(props.get("reason") or "", props.get("reason")) or "—"
-        fill, edge = _point_style(props)
+        props = feature.properties
+        lon, lat = feature.geometry.coordinates[:2]
+        reason = styles.REASON_CN.get(props.reason or "", props.reason) or "—"
+        fill, edge = _point_style(props.reason, props.violation)
         compact.append(
             point(
                 lon,
                 lat,
                 {
-                    "name": props["name"],
-                    "category_cn": styles.CATEGORY_CN.get(props["category"], props["category"]),
-                    "reason_cn": reason + ("（违规）" if props["violation"] else ""),
-                    "school": props["nearest_school_name"],
-                    "distance": f"{props['distance_m']:.1f} 米 / 规定 {props['rule_distance_m']:.0f} 米",
-                    "last": props.get("last_inspected_on") or "从未检查",
-                    "id": props["target_id"],
-                    "reason": props.get("reason"),
-                    "violation": bool(props["violation"]),
+                    "name": props.name,
+                    "category_cn": styles.CATEGORY_CN.get(props.category, props.category),
+                    "reason_cn": reason + ("（违规）" if props.violation else ""),
+                    "school": props.nearest_school_name,
+                    "distance": f"{props.distance_m:.1f} 米 / 规定 {props.rule_distance_m:.0f} 米",
+                    "last": props.last_inspected_on or "从未检查",
+                    "id": props.target_id,
+                    "reason": props.reason,
+                    "violation": props.violation,
                     "_fill": fill,
                     "_edge": edge,
                 },
@@ -176,10 +185,10 @@ def legend(title: str, symbols: list[Symbol], note: str = "", layer: str | None 
     return f'<div class="gs-legend-part"{hidden}><h4>{html.escape(title)}</h4>{"".join(rows)}{foot}</div>'
 
 
-def _point_style(props: dict[str, Any]) -> tuple[str, str]:
+def _point_style(reason: str | None, violation: bool) -> tuple[str, str]:
     """(fill, edge) of a premise marker: fill by reason, a purple edge for a violation, else white."""
-    fill = styles.REASON_COLOUR.get(props.get("reason") or "", styles.NO_REASON_COLOUR)
-    return fill, styles.VIOLATION_COLOUR if props["violation"] else styles.DUE_EDGE
+    fill = styles.REASON_COLOUR.get(reason or "", styles.NO_REASON_COLOUR)
+    return fill, styles.VIOLATION_COLOUR if violation else styles.DUE_EDGE
 
 
 def due_symbols(features: list[dict[str, Any]]) -> list[Symbol]:
@@ -190,7 +199,7 @@ def due_symbols(features: list[dict[str, Any]]) -> list[Symbol]:
         for reason in (*styles.REASON_COLOUR, None):
             if (reason, violation) not in drawn:
                 continue
-            fill, edge = _point_style({"reason": reason, "violation": violation})
+            fill, edge = _point_style(reason, violation)
             what = styles.REASON_CN[reason] if reason else "当前无需检查"
             label = f"违规场所（紫圈）· {what}" if violation else f"待查场所 · {what}"
             symbols.append(Symbol("dot", fill, edge, label))
@@ -470,16 +479,15 @@ def today_view(data: TodayMapData, bbox: Any = None, zoom: int | None = None) ->
     return view_of(today_layers(data), bbox=bbox, zoom=zoom, fixed=[DISTRICT_LINE])
 
 
-def _point(stop: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "Point", "coordinates": [stop["lon"], stop["lat"]]}
+def _point(stop: Stop) -> dict[str, Any]:
+    return {"type": "Point", "coordinates": [stop.lon, stop.lat]}
 
 
-def _route_lines(plan: dict[str, Any]) -> list[list[list[float]]]:
-    route = plan.get("route") or {}
-    return [line for line in route.get("coordinates", []) if len(line) > 1]
+def _route_lines(plan: DayPlan) -> list[list[list[float]]]:
+    return [line for line in plan.route.coordinates if len(line) > 1]
 
 
-def add_plan(fmap: folium.Map, plan: dict[str, Any]) -> None:
+def add_plan(fmap: folium.Map, plan: DayPlan) -> None:
     stops = folium.FeatureGroup(name="今日巡查路线", show=True)
     lines = _route_lines(plan)
     if lines:  # one line per land part: never a leg across the sea
@@ -497,7 +505,7 @@ def add_plan(fmap: folium.Map, plan: dict[str, Any]) -> None:
                 "type": "FeatureCollection",
                 "features": [
                     {"type": "Feature", "geometry": _point(stop), "properties": stop_properties(stop)}
-                    for stop in plan["stops"]
+                    for stop in plan.stops
                 ],
             },
             *_fields(_STOP_FIELDS),
@@ -516,34 +524,35 @@ def today_map(
     """The day's map: boundary, the plan's numbered stops and route, the summary; rings, school gates and
     the rest due are data layers from ``source`` (the app's view endpoint; None: embedded, for a file)."""
     # a phone screen opens on the day's stops of the land part still to be worked, not the whole district
-    stops = data.plan["stops"]
-    first = next((s for s in stops if s.get("status") != "done"), stops[0] if stops else None)
-    focus = [{"geometry": _point(s)} for s in stops if first is not None and s["group"] == first["group"]]
+    plan = data.plan
+    stops = plan.stops
+    first = next((s for s in stops if s.status != "done"), stops[0] if stops else None)
+    focus = [{"geometry": _point(s)} for s in stops if first is not None and s.group == first.group]
     fmap = base_map(data.districts, basemap, focus=focus or None)
-    add_plan(fmap, data.plan)
+    add_plan(fmap, plan)
     symbols = [
         Symbol("stop", styles.REASON_COLOUR[r], styles.DUE_EDGE, f"今日检查点（数字=顺序）· {styles.REASON_CN[r]}")
         for r in styles.REASON_COLOUR
-        if any(s.get("reason") == r and s.get("status") != "done" for s in stops)
+        if any(s.reason == r and s.status != "done" for s in stops)
     ]
-    results = {(s.get("visit") or {}).get("result") for s in stops if s.get("status") == "done"}
+    results = {s.visit.result for s in stops if s.status == "done" and s.visit is not None}
     for result, label in (("pass", "今日合格（✓）"), ("fail", "今日不合格（✗）"), ("closed", "今日已关闭/未找到")):
         if result in results or (result == "closed" and "not_found" in results):
             symbols.append(Symbol("stop", styles.RESULT_COLOUR[result], styles.DUE_EDGE, label))
-    if any(s["violation"] for s in stops):
+    if any(s.violation for s in stops):
         symbols.append(Symbol("stop", "#7f8c8d", styles.VIOLATION_COLOUR, "今日检查点 · 违规（紫色粗边）"))
-    if _route_lines(data.plan):
+    if _route_lines(plan):
         symbols.append(Symbol("line", None, styles.ROUTE_COLOUR, "建议路线（海岛单独规划）"))
     fmap.add_child(DataLayers(today_view(data) if source is None else source, {"legend": [asdict(x) for x in symbols]}))
-    length_km = (data.plan.get("route_length_m") or 0) / 1000
+    length_km = plan.route_length_m / 1000
     summary = (
-        f"<h4>{html.escape(data.title)}</h4><div>日期：{data.day}</div>"
-        f"<div>今日计划：<b class='gs-plan-count'>{len(stops)}</b> 处，已完成 {data.plan.get('done', 0)} 处，"
+        f"<h4>{html.escape(data.title)}</h4><div>日期：{html.escape(data.day)}</div>"
+        f"<div>今日计划：<b class='gs-plan-count'>{len(stops)}</b> 处，已完成 {plan.done} 处，"
         f"路线 {length_km:.1f} 公里</div>"
-        + (f"<div class='gs-plan-notice'>{html.escape(data.plan['notice'])}</div>" if data.plan.get("notice") else "")
+        + (f"<div class='gs-plan-notice'>{html.escape(plan.notice)}</div>" if plan.notice else "")
         + f"<div>辖区待查合计：<b class='gs-total-due'>{data.total_due}</b> 处（含今日计划）</div>"
     )
-    shown = len(stops) + len(data.other_due)
+    shown = len(stops) + len(data.other_due) if data.shown is None else data.shown
     if shown < data.total_due:
         summary += f"<div>地图显示优先级最高的 {shown} 处</div>"
     return _finish(fmap, summary, inline_assets, [MAP_DATA])
@@ -600,7 +609,7 @@ def risk_colour(score: float, breaks: list[float]) -> str:
 
 
 def hotspots_map(
-    hotspots: dict[str, Any],
+    hotspots: HotspotCollection,
     rings: list[dict[str, Any]],
     districts: list[dict[str, Any]],
     basemap: Basemap | None,
@@ -609,9 +618,10 @@ def hotspots_map(
     inline_assets: bool = False,
 ) -> folium.Map:
     """Drowning hotspots coloured by risk, the schools they threaten with their radius rings, whom to call."""
-    features = hotspots["features"]
-    fmap = base_map(districts, basemap, focus=features or None)
-    radius = hotspots["radius_m"]
+    features = hotspots.features
+    focus = [{"geometry": _geojson(f.geometry)} for f in features]
+    fmap = base_map(districts, basemap, focus=focus or None)
+    radius = hotspots.radius_m
     ring = Symbol("ring", None, styles.SCHOOL_COLOUR, f"学校周边 {radius:.0f} 米范围")
     ring_layer = Layer(
         "school_rings",
@@ -631,36 +641,36 @@ def hotspots_map(
         label="label",
         symbols=lambda sent: [ring],
     )
-    _, note = hotspot_symbols([f["properties"]["risk_score"] for f in features])
+    _, note = hotspot_symbols([f.properties.risk_score for f in features])
     # the hotspots above the rings; the legend lists hotspot classes first, as before
     layers = [ring_layer, *hotspot_layers(features)]
     view = view_of(layers, fixed=[DISTRICT_LINE], note=note)
     order = {"dot": 0, "ring": 1, "dashed": 2}
     view["legend"].sort(key=lambda row: order.get(row["shape"], 1))
     fmap.add_child(DataLayers(view))
-    key = hotspots.get("key_period")
+    key = hotspots.key_period
     summary = (
-        f"<h4>{html.escape(title)}</h4><div>日期：{hotspots['date']}"
+        f"<h4>{html.escape(title)}</h4><div>日期：{html.escape(hotspots.date)}"
         f"{'（重点时段：' + html.escape(key) + '）' if key else ''}</div>"
-        f"<div>隐患点：<b class='gs-hotspot-count'>{hotspots['numberMatched']}</b></div>" + _calendar_notice(hotspots)
+        f"<div>隐患点：<b class='gs-hotspot-count'>{hotspots.numberMatched}</b></div>" + _calendar_notice(hotspots)
     )
     return _finish(fmap, summary, inline_assets, [MAP_DATA])
 
 
-def _calendar_notice(hotspots: dict[str, Any]) -> str:
+def _calendar_notice(hotspots: HotspotCollection) -> str:
     """Key periods of a year without the official notice are computed: the map says so (issue 20)."""
-    notice = hotspots.get("calendar_notice")
+    notice = hotspots.calendar_notice
     return f"<div class='gs-provisional'>{html.escape(notice)}</div>" if notice else ""
 
 
 @dataclass
 class DistrictMapData:
-    """One district's picture on a date: GeoJSON dicts in WGS84 plus the summary counts."""
+    """One district's picture on a date in WGS84, plus the summary counts; read only."""
 
     day: str
     district: dict[str, Any]  # the boundary Feature (properties code, name)
-    hotspots: dict[str, Any]  # FeatureCollection from the hotspot query
-    premises: list[dict[str, Any]]  # in-scope premises (due or with violations), from the due query
+    hotspots: HotspotCollection  # from the hotspot query
+    premises: list[DueFeature]  # in-scope premises (due or with violations), from the due query
     schools: list[dict[str, Any]]  # gate Features with the four security flags
     summary: dict[str, Any]
 
@@ -688,13 +698,18 @@ def summary_json(summary: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def heat_layer(features: list[dict[str, Any]]) -> Layer:
+def _geojson(geometry: Polygon | MultiPolygon) -> dict[str, Any]:
+    """A model's geometry as the GeoJSON dict shapely and the page read (the coordinates shared, not copied)."""
+    return {"type": geometry.type, "coordinates": geometry.coordinates}
+
+
+def heat_layer(features: Sequence[HotspotFeature]) -> Layer:
     """The hotspots' heat: a point on each zone weighted by its risk over the map's highest risk."""
-    top = max((f["properties"]["risk_score"] for f in features), default=0.0) or 1.0
+    top = max((f.properties.risk_score for f in features), default=0.0) or 1.0
     heat = []
     for feature in features:
-        spot = shapely.point_on_surface(shapely.geometry.shape(feature["geometry"]))
-        heat.append(point(spot.x, spot.y, {"w": round(feature["properties"]["risk_score"] / top, 4)}))
+        spot = shapely.point_on_surface(shapely.geometry.shape(_geojson(feature.geometry)))
+        heat.append(point(spot.x, spot.y, {"w": round(feature.properties.risk_score / top, 4)}))
     ramp = Symbol("heat", " ".join(styles.HEAT_GRADIENT.values()), None, "风险热力（按风险分加权，低→高）")
     return Layer(
         "heat",
@@ -763,20 +778,16 @@ def school_compliance_layer(schools: list[dict[str, Any]]) -> Layer:
 
 def district_layers(data: DistrictMapData) -> tuple[list[Layer], str]:
     """The data layers of a district map, most important first within each, and the legend's note."""
-    hotspot_features = data.hotspots["features"]
+    hotspot_features = data.hotspots.features
     layers = [heat_layer(hotspot_features)] if hotspot_features else []
     layers += hotspot_layers(hotspot_features)
-    shown = [f for f in data.premises if f["properties"]["reason"] is not None or f["properties"]["violation"]]
+    shown = [f for f in data.premises if f.properties.reason is not None or f.properties.violation]
     layers.append(
-        premise_layer(
-            [f for f in shown if f["properties"]["violation"]], "violations", "违规场所", "gs-violation-marker"
-        )
+        premise_layer([f for f in shown if f.properties.violation], "violations", "违规场所", "gs-violation-marker")
     )
-    layers.append(
-        premise_layer([f for f in shown if not f["properties"]["violation"]], "due", "待查场所", "gs-due-marker")
-    )
+    layers.append(premise_layer([f for f in shown if not f.properties.violation], "due", "待查场所", "gs-due-marker"))
     layers.append(school_compliance_layer(data.schools))
-    _, note = hotspot_symbols([f["properties"]["risk_score"] for f in hotspot_features])
+    _, note = hotspot_symbols([f.properties.risk_score for f in hotspot_features])
     return layers, note
 
 
@@ -827,7 +838,7 @@ def district_map(data: DistrictMapData, basemap: Basemap | None, *, inline_asset
     return district_shell(
         data.district,
         data.day,
-        data.hotspots.get("calendar_notice"),
+        data.hotspots.calendar_notice,
         basemap,
         source=district_view(data),
         summary=summary_json(data.summary),
@@ -849,36 +860,37 @@ _HOTSPOT_FIELDS = (
 )
 
 
-def hotspot_layers(features: list[dict[str, Any]]) -> list[Layer]:
+def hotspot_layers(features: Sequence[HotspotFeature]) -> list[Layer]:
     """Hotspot shapes (from zoom ``DETAIL_MIN_ZOOM``, where a pond is more than a speck) and, at their centres,
     markers sized by risk class; classes are the terciles of all the map's hotspots, highest risk first."""
-    scores = [f["properties"]["risk_score"] for f in features]
+    scores = [f.properties.risk_score for f in features]
     breaks = risk_breaks(scores)
     shapes, markers = [], []
-    for feature in sorted(features, key=lambda f: -f["properties"]["risk_score"]):
-        props = feature["properties"]
-        index = risk_class(props["risk_score"], breaks)
+    for feature in sorted(features, key=lambda f: -f.properties.risk_score):
+        props = feature.properties
+        index = risk_class(props.risk_score, breaks)
         shown = {
-            "zone": f"{props['name']}（{styles.HAZARD_KIND_CN.get(props['kind'], props['kind'])}）",
+            "zone": f"{props.name}（{styles.HAZARD_KIND_CN.get(props.kind, props.kind)}）",
             "class_cn": styles.RISK_CLASSES[index][0],
-            "missing_cn": "、".join(styles.MISSING_CN.get(m, m) for m in props["missing"]),
-            "risk": f"{props['risk_score']:.1f}",
-            "schools": f"{props['schools_within']} 所，学生 {props['students_within']} 人",
+            "missing_cn": "、".join(styles.MISSING_CN.get(m, m) for m in props.missing),
+            "risk": f"{props.risk_score:.1f}",
+            "schools": f"{props.schools_within} 所，学生 {props.students_within} 人",
             "nearest": (
-                f"{props['nearest_school_name']}（{props['distance_m']:.0f} 米）"
-                if props.get("nearest_school_name")
-                else f"其他区县学校 {props.get('schools_in_other_districts', 0)} 所"
+                f"{props.nearest_school_name}（{props.distance_m:.0f} 米）"
+                if props.nearest_school_name
+                else f"其他区县学校 {props.schools_in_other_districts} 所"
             ),
-            "unit": props.get("responsible_unit") or "—",
-            "person": props.get("responsible_person") or "未明确",
-            "phone_no": props.get("phone") or "—",
-            "hazard_id": props["hazard_id"],
-            "score": props["risk_score"],
+            "unit": props.responsible_unit or "—",
+            "person": props.responsible_person or "未明确",
+            "phone_no": props.phone or "—",
+            "hazard_id": props.hazard_id,
+            "score": props.risk_score,
             "_fill": styles.RISK_COLOURS[index],
             "_radius": 5 + 3 * index,
         }
-        shapes.append(area(feature["geometry"], shown))
-        spot = shapely.point_on_surface(shapely.geometry.shape(feature["geometry"]))
+        geometry = _geojson(feature.geometry)
+        shapes.append(area(geometry, shown))
+        spot = shapely.point_on_surface(shapely.geometry.shape(geometry))
         markers.append(point(spot.x, spot.y, shown))
 
     def symbols(sent: list[dict[str, Any]]) -> list[Symbol]:

@@ -15,6 +15,7 @@ from geo_safety.errors import InvalidInput
 from geo_safety.rules import today_local
 from geo_safety.ruleset import RuleSet
 from geo_safety.services import duestate, links
+from geo_safety.shapes.features import HotspotCollection
 
 MAX_PAGE = 5000
 
@@ -50,7 +51,8 @@ def drowning_hotspots(
     limit: int = 1000,
     offset: int = 0,
 ) -> dict[str, Any]:
-    """GeoJSON of hotspots, highest ``risk_score`` first (see ``queries.drowning_hotspots`` for the formula).
+    """Plain GeoJSON of hotspots, highest ``risk_score`` first (see ``queries.drowning_hotspots`` for the formula):
+    for the OGC items, which filter and annotate the features; the maps and the API read ``hotspot_collection``.
 
     ``districts`` scopes the schools as well as the zones: schools of other districts are only counted
     (``schools_in_other_districts``), never named (see ``queries.drowning_hotspots``).
@@ -93,17 +95,32 @@ def drowning_hotspots(
     }
 
 
-def school_rings(engine: Engine, found: dict[str, Any], districts: tuple[str, ...] | None) -> list[dict[str, Any]]:
+def hotspot_collection(
+    engine: Engine,
+    rules: RuleSet,
+    day: date,
+    districts: tuple[str, ...] | None,
+    radius_m: float | None = None,
+    limit: int = 1000,
+    offset: int = 0,
+) -> HotspotCollection:
+    """The hotspots of ``drowning_hotspots`` as their model: the query's columns checked once against
+    ``HotspotProperties`` (a column the model does not name fails here), then trusted by the maps and the API."""
+    found = drowning_hotspots(engine, rules, day, districts, radius_m, limit, offset)
+    return HotspotCollection.model_validate(found)
+
+
+def school_rings(engine: Engine, found: HotspotCollection, districts: tuple[str, ...] | None) -> list[dict[str, Any]]:
     """The schools of ``districts`` (``None``: the city) near the hotspots ``found``, with their radius rings.
 
     For the hotspot map: schools of other districts are never drawn (the hotspots count them).
     """
-    ids = [f["id"] for f in found["features"]]
+    ids = [f.id for f in found.features]
     if not ids:
         return []
     params = {
         "ids": ids,
-        "radius": found["radius_m"],
+        "radius": found.radius_m,
         "scoped": True,
         "districts": list(districts) if districts else None,
     }

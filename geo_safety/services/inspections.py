@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -21,6 +22,7 @@ from geo_safety.services import cache, duestate, links
 from geo_safety.services.audit import Actor, record, set_actor
 from geo_safety.services.imports import load_service_area
 from geo_safety.services.users import Principal
+from geo_safety.shapes.features import DueCollection, DueFeature, RouteFeature, RouteLine, RouteProperties, TodayRoute
 
 MAX_PAGE = 5000
 MAX_PLAN = 50
@@ -61,6 +63,7 @@ def due_params(
 
 
 def _feature(row: Any, priority: int) -> dict[str, Any]:
+    """A due row as GeoJSON (plain JSON: ``due_collection`` checks it against ``DueFeature``, OGC items edit it)."""
     props = {
         "target_type": row.target_type,
         "target_id": row.id,
@@ -106,7 +109,10 @@ def due(
     with_zones: bool = True,
     include_all: bool = False,
 ) -> dict[str, Any]:
-    """Due premises (and water zones near schools) as GeoJSON in priority order (``priority`` 1 = first)."""
+    """Due premises (and water zones near schools) as plain GeoJSON in priority order (``priority`` 1 = first).
+
+    For the OGC items, which filter, copy and annotate the features; everything else reads ``due_collection``.
+    """
     check_day(day)
     if not 1 <= limit <= MAX_PAGE or not 0 <= offset <= MAX_OFFSET:
         raise InvalidInput(f"limit must be 1..{MAX_PAGE} and offset 0..{MAX_OFFSET:,}")
@@ -125,6 +131,28 @@ def due(
     }
 
 
+def due_collection(
+    engine: Engine,
+    rules: RuleSet,
+    day: date,
+    districts: tuple[str, ...] | None,
+    limit: int = 1000,
+    offset: int = 0,
+    *,
+    with_zones: bool = True,
+    include_all: bool = False,
+) -> DueCollection:
+    """The due list of ``due`` as its model: keys and types checked once here, then trusted by the planner, the
+    maps and the API (which answers with the instance as it is).
+
+    Validating the built dicts is the cheapest checked way: 50,000 synthetic rows took 0.48 s as dicts, 1.3 s
+    validated, 2.2 s through ``model_construct`` (pure Python), and the API's answer then costs 0.39 s instead of
+    0.96 s (an instance of the response model is not validated again).
+    """
+    found = due(engine, rules, day, districts, limit, offset, with_zones=with_zones, include_all=include_all)
+    return DueCollection.model_validate(found)
+
+
 def today_plan(
     engine: Engine,
     rules: RuleSet,
@@ -133,7 +161,7 @@ def today_plan(
     limit: int = 20,
     start: tuple[float, float] | None = None,
     within_m: float | None = None,
-) -> dict[str, Any]:
+) -> TodayRoute:
     """The ``limit`` highest-priority due premises, ordered as a short route from ``start`` (WGS84).
 
     With ``within_m`` only premises that close to ``start`` are planned (a day's reach on foot or by bike).
@@ -143,7 +171,7 @@ def today_plan(
     if within_m is None and limit <= SHARED_DUE:
         collection = shared_due(engine, rules, day, districts)
     else:
-        collection = due(engine, rules, day, districts, limit=MAX_PAGE)
+        collection = due_collection(engine, rules, day, districts, limit=MAX_PAGE)
     return plan_from(collection, limit, start, within_m)
 
 
@@ -151,19 +179,31 @@ def today_plan(
 SHARED_DUE = 1000
 
 
-def shared_due(engine: Engine, rules: RuleSet, day: date, districts: tuple[str, ...] | None) -> dict[str, Any]:
+def shared_due(engine: Engine, rules: RuleSet, day: date, districts: tuple[str, ...] | None) -> DueCollection:
     """The first ``SHARED_DUE`` of the due list, computed once per data version of its districts for the plan and
     the map (the inspectors' stored plans are not read: opening one recomputes nothing).
 
-    Callers must not change it (``plan_from`` copies what it changes).
+    Shared between callers: read it, never change it (``plan_from`` and the maps build new objects).
     """
     return cache.cached(
         engine,
         ("due", id(rules), day, districts),
-        lambda: due(engine, rules, day, districts, limit=SHARED_DUE),
+        lambda: due_collection(engine, rules, day, districts, limit=SHARED_DUE),
         districts=districts,
         layers=cache.DUE_LAYERS,
     )
+
+
+def due_total(engine: Engine, rules: RuleSet, day: date, districts: tuple[str, ...] | None) -> int:
+    """How many targets are due on ``day`` (``numberMatched`` of the due list), without building the list.
+
+    The statement is the due list's own (same binds, ``limit`` 1), so the count cannot differ from the list's.
+    """
+    check_day(day)
+    params = due_params(rules, day, districts, limit=1)
+    with engine.connect() as conn:
+        row = conn.execute(due_statement(conn, rules, day, params), params).first()
+    return int(row.matched) if row is not None else 0
 
 
 def _check_plan(limit: int, start: tuple[float, float] | None, within_m: float | None) -> None:
@@ -173,40 +213,54 @@ def _check_plan(limit: int, start: tuple[float, float] | None, within_m: float |
         raise InvalidInput("within_m needs a start position")
 
 
+def route(points: Sequence[tuple[float, float]], start: tuple[float, float] | None = None) -> list[tuple[int, float]]:
+    """A short visiting order of ``points`` (WGS84) from ``start``: (index into ``points``, metres from the previous
+    stop or the start; 0 for the first stop without a start), in visiting order."""
+    lon = np.array([p[0] for p in points], dtype=float)
+    lat = np.array([p[1] for p in points], dtype=float)
+    previous = start
+    legs = []
+    for k in plan_route(lon, lat, start):
+        here = (float(lon[k]), float(lat[k]))
+        legs.append((int(k), float(geodesic_distance_m(*previous, *here)) if previous else 0.0))
+        previous = here
+    return legs
+
+
 def plan_from(
-    collection: dict[str, Any], limit: int, start: tuple[float, float] | None = None, within_m: float | None = None
-) -> dict[str, Any]:
-    """Today's plan from a due list already in priority order (the list itself is left as it was)."""
+    collection: DueCollection, limit: int, start: tuple[float, float] | None = None, within_m: float | None = None
+) -> TodayRoute:
+    """Today's plan from a due list already in priority order (new objects: the list is left as it was)."""
     _check_plan(limit, start, within_m)
-    candidates = collection["features"]
+    candidates = collection.features
     if within_m is not None and start is not None:
         candidates = [
-            f for f in candidates if float(geodesic_distance_m(*start, *f["geometry"]["coordinates"])) <= within_m
+            f for f in candidates if float(geodesic_distance_m(*start, *f.geometry.coordinates[:2])) <= within_m
         ]
-    stops = [{**f, "properties": dict(f["properties"])} for f in candidates[:limit]]
-    lon = np.array([f["geometry"]["coordinates"][0] for f in stops], dtype=float)
-    lat = np.array([f["geometry"]["coordinates"][1] for f in stops], dtype=float)
-    order = plan_route(lon, lat, start)
-    previous = start
+    chosen = candidates[:limit]
+    ordered: list[RouteFeature] = []
     total = 0.0
-    ordered = []
-    for n, k in enumerate(order, start=1):
-        feature = stops[k]
-        here = (lon[k], lat[k])
-        leg = float(geodesic_distance_m(*previous, *here)) if previous else 0.0
-        feature["properties"].update(route_order=n, leg_distance_m=round(leg, 1))
+    for n, (k, leg) in enumerate(route([_lonlat(f) for f in chosen], start), start=1):
+        feature = chosen[k]
+        properties = RouteProperties(**dict(feature.properties), route_order=n, leg_distance_m=round(leg, 1))
+        ordered.append(RouteFeature(type="Feature", id=feature.id, geometry=feature.geometry, properties=properties))
         total += leg
-        previous = here
-        ordered.append(feature)
-    line = ([list(start)] if start else []) + [f["geometry"]["coordinates"] for f in ordered]
-    return {
-        **collection,
-        "features": ordered,
-        "numberReturned": len(ordered),
-        "start": list(start) if start else None,
-        "route": {"type": "LineString", "coordinates": line},
-        "route_length_m": round(total, 1),
-    }
+    line = ([list(start)] if start else []) + [list(_lonlat(f)) for f in ordered]
+    return TodayRoute(
+        type="FeatureCollection",
+        date=collection.date,
+        numberMatched=collection.numberMatched,
+        numberReturned=len(ordered),
+        features=ordered,
+        start=list(start) if start else None,
+        route=RouteLine(type="LineString", coordinates=line),
+        route_length_m=round(total, 1),
+    )
+
+
+def _lonlat(feature: DueFeature | RouteFeature) -> tuple[float, float]:
+    lon, lat = feature.geometry.coordinates[:2]
+    return lon, lat
 
 
 @dataclass(frozen=True)

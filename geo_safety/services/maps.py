@@ -32,6 +32,8 @@ from geo_safety.ruleset import RuleSet
 from geo_safety.services import cache, hotspots, inspections, links, plans, reports
 from geo_safety.services.users import Principal
 from geo_safety.settings import Settings
+from geo_safety.shapes.features import DueFeature, HotspotCollection
+from geo_safety.shapes.plans import DayPlan
 
 
 def _features(rows: Any, props: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -46,6 +48,20 @@ def _features(rows: Any, props: tuple[str, ...]) -> list[dict[str, Any]]:
 MAP_POINTS = inspections.SHARED_DUE
 
 
+def _plan(
+    engine: Engine, rules: RuleSet, day: date, districts: tuple[str, ...] | None, user: Principal | None, limit: int
+) -> DayPlan:
+    """The day plan the phone app shows (an inspector's stored plan; for others and the printed file, the plan an
+    inspector would get), islands planned apart: the map and the app never disagree."""
+    if user is not None and user.may("inspect"):
+        return plans.today(engine, rules, user, day, districts, limit)
+    return plans.preview(engine, rules, day, districts, limit)
+
+
+def _title(outline: list[dict[str, Any]]) -> str:
+    return "今日巡查 · " + ("、".join(f["properties"]["name"] for f in outline) or "全市")
+
+
 def today_data(
     engine: Engine,
     rules: RuleSet,
@@ -55,40 +71,43 @@ def today_data(
     user: Principal | None = None,
     limit: int = plans.DEFAULT_STOPS,
 ) -> TodayMapData:
-    """What the inspector's map of ``day`` shows: boundary, rule rings, schools, the day's stops, the rest due.
-
-    The stops are the day plan the phone app shows (an inspector's stored plan; for others and the printed
-    file, the plan an inspector would get), islands planned apart: the map and the app never disagree.
-    """
-    scope = list(districts) if districts else None
-    if user is not None and user.may("inspect"):
-        plan = plans.today(engine, rules, user, day, districts, limit)
-    else:
-        plan = plans.preview(engine, rules, day, districts, limit)
+    """Everything the inspector's map of ``day`` shows: boundary, rule rings, schools, the day's stops, the rest due."""
+    plan = _plan(engine, rules, day, districts, user, limit)
     everything = inspections.shared_due(engine, rules, day, districts)
-    planned = {(s["target_type"], s["target_id"]) for s in plan["stops"]}
-    other_due = [
-        f
-        for f in everything["features"]
-        if (f["properties"]["target_type"], f["properties"]["target_id"]) not in planned
-    ]
-    outline, rings, gates = cache.cached(
-        engine,
-        ("school-layers", tuple(rules.distances_m), districts),
-        lambda: _school_layers(engine, rules, scope),
-        districts=districts,
-        layers=("districts", "schools"),
-    )
-    names = "、".join(f["properties"]["name"] for f in outline) or "全市"
+    planned = {(s.target_type, s.target_id) for s in plan.stops}
+    other_due = [f for f in everything.features if (f.properties.target_type, f.properties.target_id) not in planned]
+    outline, rings, gates = _school_layers_cached(engine, rules, districts)
     return TodayMapData(
         day=day.isoformat(),
-        title=f"今日巡查 · {names}",
+        title=_title(outline),
         districts=outline,
+        plan=plan,
         rings=rings,
         schools=gates,
-        plan=plan,
         other_due=other_due,
-        total_due=everything["numberMatched"],
+        total_due=everything.numberMatched,
+    )
+
+
+def today_shell_data(
+    engine: Engine,
+    rules: RuleSet,
+    day: date,
+    districts: tuple[str, ...] | None,
+    *,
+    user: Principal | None = None,
+    limit: int = plans.DEFAULT_STOPS,
+) -> TodayMapData:
+    """What the served map's shell shows: boundary, the day's stops and the panel's counts. The due list itself is
+    not built (its layers come from the data endpoint): after each visit that was a whole-list recomputation per
+    page open (issue 17); the total is the due statement's own count."""
+    plan = _plan(engine, rules, day, districts, user, limit)
+    total = inspections.due_total(engine, rules, day, districts)
+    outline, _, _ = _school_layers_cached(engine, rules, districts)
+    # the data endpoint draws the first SHARED_DUE of the list beside the stops (those overlap)
+    shown = min(total, max(inspections.SHARED_DUE, len(plan.stops)))
+    return TodayMapData(
+        day=day.isoformat(), title=_title(outline), districts=outline, plan=plan, total_due=total, shown=shown
     )
 
 
@@ -108,7 +127,8 @@ def today_map_html(
     panel, with rings, school gates and the rest due loaded for the view from ``data_url``; as a file (no
     ``data_url``): everything embedded."""
     tiles = basemap(settings.tiles, settings.tianditu_key)
-    data = today_data(engine, rules, day, districts, user=user, limit=limit)
+    gather = today_data if data_url is None else today_shell_data
+    data = gather(engine, rules, day, districts, user=user, limit=limit)
     return render_html(today_map(data, tiles, inline_assets=inline_assets, source=data_url), data.title, tiles)
 
 
@@ -134,6 +154,19 @@ def today_view_data(
         districts=districts,
     )
     return viewdata.view_of(layers, bbox=bbox, zoom=zoom, fixed=[DISTRICT_LINE])
+
+
+def _school_layers_cached(
+    engine: Engine, rules: RuleSet, districts: tuple[str, ...] | None
+) -> tuple[list[dict[str, Any]], dict[float, list[dict[str, Any]]], list[dict[str, Any]]]:
+    scope = list(districts) if districts else None
+    return cache.cached(
+        engine,
+        ("school-layers", tuple(rules.distances_m), districts),
+        lambda: _school_layers(engine, rules, scope),
+        districts=districts,
+        layers=("districts", "schools"),
+    )
 
 
 def _school_layers(
@@ -186,7 +219,7 @@ def hotspots_map_html(
 ) -> RenderedPage:
     """Drowning hotspots of ``day`` with the schools they threaten."""
     scope = list(districts) if districts else None
-    found = hotspots.drowning_hotspots(engine, rules, day, districts, radius_m, limit=hotspots.MAX_PAGE)
+    found = hotspots.hotspot_collection(engine, rules, day, districts, radius_m, limit=hotspots.MAX_PAGE)
     with engine.connect() as conn:
         outline = _features(conn.execute(queries.district_outline(), {"districts": scope}), ("code", "name"))
     rings = hotspots.school_rings(engine, found, districts)  # schools of the caller's districts only
@@ -215,12 +248,12 @@ def _outline(engine: Engine, scope: list[str] | None) -> list[dict[str, Any]]:
 
 def _district_features(
     engine: Engine, rules: RuleSet, day: date, code: str
-) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+) -> tuple[HotspotCollection, list[DueFeature], list[dict[str, Any]]]:
     """A district's hotspots, its premises in scope (due or with violations) and its schools' security."""
-    found = hotspots.drowning_hotspots(engine, rules, day, (code,), limit=hotspots.MAX_PAGE)
-    premises = inspections.due(engine, rules, day, (code,), limit=MAP_POINTS, with_zones=False, include_all=True)[
-        "features"
-    ]
+    found = hotspots.hotspot_collection(engine, rules, day, (code,), limit=hotspots.MAX_PAGE)
+    premises = inspections.due_collection(
+        engine, rules, day, (code,), limit=MAP_POINTS, with_zones=False, include_all=True
+    ).features
     with engine.connect() as conn:
         schools: list[dict[str, Any]] = [
             {
@@ -277,7 +310,7 @@ def district_summary(
 def district_data(engine: Engine, rules: RuleSet, day: date, code: str) -> DistrictMapData:
     """Everything a district map shows (the written file and the printed PNG draw the same data)."""
     found, premises, schools = _district_features(engine, rules, day, code)
-    summary = district_summary(engine, rules, day, code, hotspot_count=found["numberMatched"], schools=schools)
+    summary = district_summary(engine, rules, day, code, hotspot_count=found.numberMatched, schools=schools)
     return DistrictMapData(day.isoformat(), _outline(engine, [code])[0], found, premises, schools, summary)
 
 
@@ -319,10 +352,10 @@ def district_map_html(
 
 def overview_data(engine: Engine, rules: RuleSet, day: date) -> list[dict[str, Any]]:
     """The districts with their students, hotspots (and per 10,000 students), overdue premises, violations."""
-    found = hotspots.drowning_hotspots(engine, rules, day, None, limit=hotspots.MAX_PAGE)
+    found = hotspots.hotspot_collection(engine, rules, day, None, limit=hotspots.MAX_PAGE)
     per_district: dict[str, int] = {}
-    for feature in found["features"]:
-        code = feature["properties"]["district_code"]
+    for hotspot in found.features:
+        code = hotspot.properties.district_code
         per_district[code] = per_district.get(code, 0) + 1
     params = inspections.due_params(rules, day, None, with_zones=False, include_all=True)
     with engine.connect() as conn:

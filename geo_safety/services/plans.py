@@ -30,9 +30,24 @@ from geo_safety.maps.styles import CATEGORY_CN, HAZARD_KIND_CN, MISSING_CN, REAS
 from geo_safety.rules import GUARD_MEASURES, LOCAL_TZ, PremisesCategory
 from geo_safety.ruleset import RuleSet
 from geo_safety.services.imports import load_service_area
-from geo_safety.services.inspections import MAX_PLAN, plan_from, shared_due
+from geo_safety.services.inspections import MAX_PLAN, route, shared_due
 from geo_safety.services.navigation import nav_links, tel_link
 from geo_safety.services.users import Principal
+from geo_safety.shapes.features import DueFeature
+from geo_safety.shapes.plans import (
+    ChecklistCategory,
+    Checklists,
+    DayPlan,
+    Group,
+    Measure,
+    MeasureSpec,
+    MultiLineString,
+    NavLinks,
+    ResultChoice,
+    Stop,
+    Visit,
+    ZoneChecklist,
+)
 
 DEFAULT_STOPS = 20
 MAINLAND = "mainland"
@@ -168,11 +183,12 @@ def _new_plan(
     engine: Engine, rules: RuleSet, day: date, districts: tuple[str, ...] | None, limit: int
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The first ``limit`` of the due list, each land part routed on its own, mainland first."""
-    candidates = shared_due(engine, rules, day, districts)["features"][:limit]
+    candidates = shared_due(engine, rules, day, districts).features[:limit]
     parts = land_parts(engine)
-    by_part: dict[str, list[dict[str, Any]]] = {}
+    by_part: dict[str, list[DueFeature]] = {}
     for feature in candidates:
-        part = part_of(parts, *feature["geometry"]["coordinates"])
+        lon, lat = feature.geometry.coordinates[:2]
+        part = part_of(parts, lon, lat)
         by_part.setdefault(part.key if part else MAINLAND, []).append(feature)
     names = {p.key: p.name for p in parts} | {MAINLAND: MAINLAND_CN}
     order_of_parts = [p.key for p in parts] or [MAINLAND]
@@ -183,17 +199,17 @@ def _new_plan(
         features = by_part.get(key)
         if not features:
             continue
-        routed = plan_from({"features": features}, len(features))["features"]
+        routed = [features[k] for k, _ in route([_lonlat(f) for f in features])]
         for feature in routed:
-            props = feature["properties"]
-            lon, lat = feature["geometry"]["coordinates"]
+            props = feature.properties
+            lon, lat = _lonlat(feature)
             stops.append(
                 {
-                    "target_type": props["target_type"],
-                    "target_id": props["target_id"],
+                    "target_type": props.target_type,
+                    "target_id": props.target_id,
                     "order": len(stops) + 1,
                     "group": key,
-                    "due": {**{k: props.get(k) for k in SNAPSHOT}, "lon": lon, "lat": lat},
+                    "due": {**{k: getattr(props, k) for k in SNAPSHOT}, "lon": lon, "lat": lat},
                 }
             )
         groups.append(
@@ -201,11 +217,16 @@ def _new_plan(
                 "key": key,
                 "name": names[key],
                 "start": None,
-                "route": [[f["properties"]["target_type"], f["properties"]["target_id"]] for f in routed],
+                "route": [[f.properties.target_type, f.properties.target_id] for f in routed],
                 "planned_at": planned_at,
             }
         )
     return stops, groups
+
+
+def _lonlat(feature: DueFeature) -> tuple[float, float]:
+    lon, lat = feature.geometry.coordinates[:2]
+    return float(lon), float(lat)
 
 
 def _get_or_create(
@@ -245,7 +266,7 @@ def _day_bounds(day: date) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
-def _visits(conn: Connection, stops: list[dict[str, Any]], day: date) -> dict[tuple[str, str], dict[str, Any]]:
+def _visits(conn: Connection, stops: list[dict[str, Any]], day: date) -> dict[tuple[str, str], Visit]:
     """The latest inspection of each stop's target recorded on ``day`` (Asia/Shanghai), by anyone."""
     premises = [s["target_id"] for s in stops if s["target_type"] == "premise"]
     zones = [s["target_id"] for s in stops if s["target_type"] == "water_hazard"]
@@ -267,12 +288,12 @@ SELECT DISTINCT ON (target_type, target_id) target_type, target_id, id, result, 
         {"premises": premises, "zones": zones, "start": start, "end": end},
     ).all()
     return {
-        (r.target_type, r.target_id): {
-            "id": r.id,
-            "result": r.result,
-            "inspected_at": r.inspected_at.astimezone(LOCAL_TZ).isoformat(),
-            "inspector": r.inspector,
-        }
+        (r.target_type, r.target_id): Visit(
+            id=r.id,
+            result=r.result,
+            inspected_at=r.inspected_at.astimezone(LOCAL_TZ).isoformat(),
+            inspector=r.inspector,
+        )
         for r in rows
     }
 
@@ -301,62 +322,61 @@ def _targets(conn: Connection, stops: list[dict[str, Any]]) -> dict[tuple[str, s
     return found
 
 
-def _measures(rules: RuleSet, target: dict[str, Any] | None) -> list[dict[str, Any]]:
+def _measures(rules: RuleSet, target: dict[str, Any] | None) -> list[Measure]:
     kind = target.get("kind") if target else None
     return [
-        {
-            "key": m,
-            "label": MISSING_CN.get(m, m),
-            "required": m in rules.hazards.required_measures or (m == "fence" and kind in rules.hazards.fence_kinds),
-            "present": bool(target.get(m)) if target else None,
-        }
+        Measure(
+            key=m,
+            label=MISSING_CN.get(m, m),
+            required=m in rules.hazards.required_measures or (m == "fence" and kind in rules.hazards.fence_kinds),
+            present=bool(target.get(m)) if target else None,
+        )
         for m in GUARD_MEASURES
     ]
 
 
-def _stop_view(
-    rules: RuleSet, stop: dict[str, Any], target: dict[str, Any] | None, visit: dict[str, Any] | None
-) -> dict[str, Any]:
+def _stop_view(rules: RuleSet, stop: dict[str, Any], target: dict[str, Any] | None, visit: Visit | None) -> Stop:
+    """A stored stop (``day_plans.stops``, JSON) as the app shows it, with what the layers and visits say now."""
     due = stop["due"]
     is_zone = stop["target_type"] == "water_hazard"
     name = (target or {}).get("name") or due.get("name") or stop["target_id"]
     category = due.get("category")
     phone = (target or {}).get("phone")
     reason = due.get("reason")
-    return {
-        "order": stop["order"],
-        "group": stop["group"],
-        "target_type": stop["target_type"],
-        "target_id": stop["target_id"],
-        "name": name,
-        "category": category,
-        "category_cn": (HAZARD_KIND_CN if is_zone else CATEGORY_CN).get(category or "", category),
-        "reason": reason,
-        "reason_cn": REASON_CN.get(reason or "", reason),
-        "violation": bool(due.get("violation")),
-        "priority": due.get("priority"),
-        "nearest_school_id": due.get("nearest_school_id"),
-        "nearest_school_name": due.get("nearest_school_name"),
-        "distance_m": due.get("distance_m"),
-        "rule_distance_m": due.get("rule_distance_m"),
-        "last_inspected_on": due.get("last_inspected_on"),
-        "days_overdue": due.get("days_overdue"),
-        "address": (target or {}).get("address") or due.get("address"),
-        "district_code": due.get("district_code"),
-        "lon": due["lon"],
-        "lat": due["lat"],
-        "phone": phone,
-        "tel": tel_link(phone),
-        "responsible_person": (target or {}).get("responsible_person"),
-        "responsible_unit": (target or {}).get("responsible_unit"),
-        "checklist": list(rules.hazards.checklist if is_zone else rules.checklist_for(category or "")),
-        "measures": _measures(rules, target) if is_zone else None,
-        "follow_up_days": rules.recheck_days,
-        "nav": nav_links(due["lon"], due["lat"], name),
-        "status": "done" if visit else "pending",
-        "visit": visit,
-        "gone": target is None,
-    }
+    return Stop(
+        order=stop["order"],
+        group=stop["group"],
+        target_type=stop["target_type"],
+        target_id=stop["target_id"],
+        name=name,
+        category=category,
+        category_cn=(HAZARD_KIND_CN if is_zone else CATEGORY_CN).get(category or "", category),
+        reason=reason,
+        reason_cn=REASON_CN.get(reason or "", reason),
+        violation=bool(due.get("violation")),
+        priority=due.get("priority"),
+        nearest_school_id=due.get("nearest_school_id"),
+        nearest_school_name=due.get("nearest_school_name"),
+        distance_m=due.get("distance_m"),
+        rule_distance_m=due.get("rule_distance_m"),
+        last_inspected_on=due.get("last_inspected_on"),
+        days_overdue=due.get("days_overdue"),
+        address=(target or {}).get("address") or due.get("address"),
+        district_code=due.get("district_code"),
+        lon=due["lon"],
+        lat=due["lat"],
+        phone=phone,
+        tel=tel_link(phone),
+        responsible_person=(target or {}).get("responsible_person"),
+        responsible_unit=(target or {}).get("responsible_unit"),
+        checklist=list(rules.hazards.checklist if is_zone else rules.checklist_for(category or "")),
+        measures=_measures(rules, target) if is_zone else None,
+        follow_up_days=rules.recheck_days,
+        nav=NavLinks(**nav_links(due["lon"], due["lat"], name)),
+        status="done" if visit else "pending",
+        visit=visit,
+        gone=target is None,
+    )
 
 
 def _line(start: list[float] | None, points: list[tuple[float, float]]) -> tuple[list[list[float]], float]:
@@ -368,54 +388,57 @@ def _line(start: list[float] | None, points: list[tuple[float, float]]) -> tuple
     return coords, round(float(np.sum(legs)), 1)
 
 
-def _render(conn: Connection, rules: RuleSet, row: Any, day: date, districts: tuple[str, ...] | None) -> dict[str, Any]:
+def _render(conn: Connection, rules: RuleSet, row: Any, day: date, districts: tuple[str, ...] | None) -> DayPlan:
     stops: list[dict[str, Any]] = sorted(row.stops, key=lambda s: s["order"])
     visits = _visits(conn, stops, day)
     targets = _targets(conn, stops)
     views = [_stop_view(rules, s, targets.get(_stop_key(s)), visits.get(_stop_key(s))) for s in stops]
-    by_key = {(v["target_type"], v["target_id"]): v for v in views}
-    groups, lines, total, notices = [], [], 0.0, []
+    by_key = {(v.target_type, v.target_id): v for v in views}
+    groups: list[Group] = []
+    lines: list[list[list[float]]] = []
+    total = 0.0
+    notices: list[str] = []
     for group in row.groups:
-        members = [v for v in views if v["group"] == group["key"]]
+        members = [v for v in views if v.group == group["key"]]
         if not members:
             continue
-        route = [by_key[tuple(k)] for k in group["route"] if tuple(k) in by_key]
-        coords, length = _line(group.get("start"), [(v["lon"], v["lat"]) for v in route])
+        path = [by_key[(k[0], k[1])] for k in group["route"] if (k[0], k[1]) in by_key]
+        coords, length = _line(group.get("start"), [(v.lon, v.lat) for v in path])
         if len(coords) >= 2:
             lines.append(coords)
         total += length
         groups.append(
-            {
-                "key": group["key"],
-                "name": group["name"],
-                "mainland": group["key"] == MAINLAND,
-                "stops": len(members),
-                "done": sum(v["status"] == "done" for v in members),
-                "first_order": min(v["order"] for v in members),
-                "last_order": max(v["order"] for v in members),
-                "start": group.get("start"),
-                "planned_at": group.get("planned_at"),
-                "route_length_m": length,
-            }
+            Group(
+                key=group["key"],
+                name=group["name"],
+                mainland=group["key"] == MAINLAND,
+                stops=len(members),
+                done=sum(v.status == "done" for v in members),
+                first_order=min(v.order for v in members),
+                last_order=max(v.order for v in members),
+                start=group.get("start"),
+                planned_at=group.get("planned_at"),
+                route_length_m=length,
+            )
         )
         if group["key"] != MAINLAND:
             notices.append(f"{group['name']}的 {len(members)} 处检查点单独规划（需乘船前往）")
-    pending = [v for v in views if v["status"] == "pending"]
-    return {
-        "date": day.isoformat(),
-        "districts": list(districts) if districts else None,
-        "created_at": row.created_at.astimezone(LOCAL_TZ).isoformat(),
-        "updated_at": row.updated_at.astimezone(LOCAL_TZ).isoformat(),
-        "total": len(views),
-        "done": len(views) - len(pending),
-        "pending": len(pending),
-        "next_order": pending[0]["order"] if pending else None,
-        "notice": "；".join(notices) or None,
-        "groups": groups,
-        "stops": views,
-        "route": {"type": "MultiLineString", "coordinates": lines},
-        "route_length_m": round(total, 1),
-    }
+    pending = [v for v in views if v.status == "pending"]
+    return DayPlan(
+        date=day.isoformat(),
+        districts=list(districts) if districts else None,
+        created_at=row.created_at.astimezone(LOCAL_TZ).isoformat(),
+        updated_at=row.updated_at.astimezone(LOCAL_TZ).isoformat(),
+        total=len(views),
+        done=len(views) - len(pending),
+        pending=len(pending),
+        next_order=pending[0].order if pending else None,
+        notice="；".join(notices) or None,
+        groups=groups,
+        stops=views,
+        route=MultiLineString(type="MultiLineString", coordinates=lines),
+        route_length_m=round(total, 1),
+    )
 
 
 # --- the operations --------------------------------------------------------------------------------------
@@ -428,7 +451,7 @@ def today(
     day: date,
     districts: tuple[str, ...] | None,
     limit: int = DEFAULT_STOPS,
-) -> dict[str, Any]:
+) -> DayPlan:
     """The stored plan of ``user`` for ``day`` and scope (made from the due list on first call), live statuses.
 
     ``limit`` only applies when the plan is made; a stored plan keeps its stops.
@@ -442,7 +465,7 @@ def today(
 
 def preview(
     engine: Engine, rules: RuleSet, day: date, districts: tuple[str, ...] | None, limit: int = DEFAULT_STOPS
-) -> dict[str, Any]:
+) -> DayPlan:
     """The plan an inspector would be given, not stored: for the printed map and accounts that do not inspect."""
     _check_limit(limit)
     stops, groups = _new_plan(engine, rules, day, districts, limit)
@@ -461,7 +484,7 @@ def replan(
     districts: tuple[str, ...] | None,
     position: tuple[float, float],
     limit: int = DEFAULT_STOPS,
-) -> dict[str, Any]:
+) -> DayPlan:
     """Plan the stops still to visit on the land part where the inspector stands again, from ``position`` (WGS84).
 
     Done stops keep their numbers; the pending stops of that part take the part's remaining numbers in the new
@@ -490,26 +513,15 @@ def replan(
             name = here.name if here else MAINLAND_CN
             message = f"你所在的{name}没有待检查的检查点，计划未改变 (nothing left to plan on this land part)"
         else:
-            features = [
-                {
-                    "type": "Feature",
-                    "geometry": {"type": "Point", "coordinates": [s["due"]["lon"], s["due"]["lat"]]},
-                    "properties": {"target_type": s["target_type"], "target_id": s["target_id"]},
-                }
-                for s in pending
-            ]
-            routed = plan_from({"features": features}, len(features), (lon, lat))["features"]
+            routed = [pending[k] for k, _ in route([(s["due"]["lon"], s["due"]["lat"]) for s in pending], (lon, lat))]
             numbers = sorted(s["order"] for s in pending)
-            new_order = {
-                (f["properties"]["target_type"], f["properties"]["target_id"]): n
-                for f, n in zip(routed, numbers, strict=True)
-            }
+            new_order = {_stop_key(s): n for s, n in zip(routed, numbers, strict=True)}
             for stop in stops:
                 if _stop_key(stop) in new_order:
                     stop["order"] = new_order[_stop_key(stop)]
             group.update(
                 start=[lon, lat],
-                route=[[f["properties"]["target_type"], f["properties"]["target_id"]] for f in routed],
+                route=[list(_stop_key(s)) for s in routed],
                 planned_at=datetime.now(LOCAL_TZ).isoformat(),
             )
             conn.execute(
@@ -521,10 +533,8 @@ def replan(
             )
         row = _load(conn, user.id, day, scope_key(districts))
         answer = _render(conn, rules, row, day, districts)
-    answer["replanned_group"] = None if message else here_key
-    if message:
-        answer["notice"] = message + ("；" + answer["notice"] if answer["notice"] else "")
-    return answer
+    notice = message + ("；" + answer.notice if answer.notice else "") if message else answer.notice
+    return answer.model_copy(update={"replanned_group": None if message else here_key, "notice": notice})
 
 
 def _required_for(rules: RuleSet, measure: str) -> str:
@@ -534,34 +544,28 @@ def _required_for(rules: RuleSet, measure: str) -> str:
     return "fence_kinds" if measure == "fence" else "none"
 
 
-def checklists(rules: RuleSet) -> dict[str, Any]:
+def checklists(rules: RuleSet) -> Checklists:
     """What the visit form offers to tick, per premises category and for water zones (from the rule file)."""
-    return {
-        "premises": [
-            {
-                "category": c.value,
-                "category_cn": CATEGORY_CN.get(c.value, c.value),
-                "items": list(rules.checklist_for(c)),
-            }
+    return Checklists(
+        premises=[
+            ChecklistCategory(
+                category=c.value, category_cn=CATEGORY_CN.get(c.value, c.value), items=list(rules.checklist_for(c))
+            )
             for c in PremisesCategory
         ],
-        "water_hazard": {
-            "items": list(rules.hazards.checklist),
-            "measures": [
-                {
-                    "key": m,
-                    "label": MISSING_CN.get(m, m),
-                    "required_for": _required_for(rules, m),
-                }
+        water_hazard=ZoneChecklist(
+            items=list(rules.hazards.checklist),
+            measures=[
+                MeasureSpec(key=m, label=MISSING_CN.get(m, m), required_for=_required_for(rules, m))
                 for m in GUARD_MEASURES
             ],
-            "fence_kinds": list(rules.hazards.fence_kinds),
-        },
-        "follow_up_days": rules.recheck_days,
-        "results": [
-            {"key": "pass", "label": "合格"},
-            {"key": "fail", "label": "不合格"},
-            {"key": "closed", "label": "已关闭"},
-            {"key": "not_found", "label": "未找到"},
+            fence_kinds=list(rules.hazards.fence_kinds),
+        ),
+        follow_up_days=rules.recheck_days,
+        results=[
+            ResultChoice(key="pass", label="合格"),
+            ResultChoice(key="fail", label="不合格"),
+            ResultChoice(key="closed", label="已关闭"),
+            ResultChoice(key="not_found", label="未找到"),
         ],
-    }
+    )

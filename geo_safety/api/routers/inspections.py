@@ -50,9 +50,9 @@ def due(
     day: DayQuery = None,
     limit: Annotated[int, Query(ge=1, le=inspections.MAX_PAGE)] = 1000,
     offset: Offset = 0,
-) -> dict[str, Any]:
+) -> DueCollection:
     """Premises due for inspection on ``date`` (GeoJSON, priority order; paged)."""
-    return inspections.due(engine, rules, day or today_local(), scope, limit=limit, offset=offset)
+    return inspections.due_collection(engine, rules, day or today_local(), scope, limit=limit, offset=offset)
 
 
 @router.get("/today", response_model=TodayRoute, dependencies=[HEAVY_IF_CITY])
@@ -65,7 +65,7 @@ def today(
     start: Annotated[str | None, Query(description="LON,LAT where the route starts")] = None,
     start_datum: Datum = Datum.WGS84,
     within_m: Annotated[float | None, Query(gt=0, le=100_000, description="only stops this close to start")] = None,
-) -> dict[str, Any]:
+) -> TodayRoute:
     """The inspector's plan: the highest-priority due premises as a short route from ``start``."""
     origin = parse_start(start)
     if origin is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
@@ -31,7 +31,7 @@ def today(
     limit: Annotated[
         int, Query(ge=1, le=MAX_PLAN, description="stops of a new plan; a stored plan keeps its own")
     ] = plans.DEFAULT_STOPS,
-) -> dict[str, Any]:
+) -> DayPlan:
     """The caller's plan for the day: made from the due list when first opened, then read back unchanged.
 
     Every phone of the same account sees the same plan. A stop whose target was inspected that day (by anyone)
@@ -41,7 +41,7 @@ def today(
 
 
 @router.post("/plans/today/replan", response_model=DayPlan)
-def replan(body: ReplanIn, engine: EngineDep, rules: RulesDep, user: InspectorDep) -> dict[str, Any]:
+def replan(body: ReplanIn, engine: EngineDep, rules: RulesDep, user: InspectorDep) -> DayPlan:
     """Plan the stops still to visit again from ``position`` ("从这里重新规划"): the only time numbers change.
 
     Only the land part the position lies on is planned again; done stops keep their numbers.
@@ -52,6 +52,6 @@ def replan(body: ReplanIn, engine: EngineDep, rules: RulesDep, user: InspectorDe
 
 
 @router.get("/checklists", response_model=Checklists)
-def checklists(rules: RulesDep, user: UserDep) -> dict[str, Any]:
+def checklists(rules: RulesDep, user: UserDep) -> Checklists:
     """What the visit form offers to tick per premises category and for water zones (from the rule file)."""
     return plans.checklists(rules)
