@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine
+
+from geo_safety.sql import accounts as sql_accounts
 
 
 @dataclass(frozen=True)
@@ -30,10 +32,7 @@ class Actor:
 
 def set_actor(conn: Connection, actor: Actor) -> None:
     """Tell database triggers (the hazard history) who writes in this transaction."""
-    conn.execute(
-        text("SELECT set_config('geo_safety.actor', :a, true), set_config('geo_safety.client', :c, true)"),
-        {"a": actor.name, "c": actor.client or ""},
-    )
+    conn.execute(sql_accounts.SET_ACTOR, {"a": actor.name, "c": actor.client or ""})
 
 
 def record(
@@ -46,10 +45,7 @@ def record(
 ) -> None:
     set_actor(conn, actor)
     conn.execute(
-        text(
-            "INSERT INTO audit_log (actor, action, target_type, target_id, details, client) "
-            "VALUES (:actor, :action, :tt, :tid, CAST(:details AS jsonb), :client)"
-        ),
+        sql_accounts.INSERT_AUDIT,
         {
             "actor": actor.name,
             "action": action,
@@ -63,11 +59,5 @@ def record(
 
 def entries_since(engine: Engine, since: datetime, limit: int = 1000) -> list[dict[str, Any]]:
     with engine.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT id, at, actor, action, target_type, target_id, details, client FROM audit_log "
-                "WHERE at >= :since ORDER BY at, id LIMIT :limit"
-            ),
-            {"since": since, "limit": limit},
-        ).mappings()
+        rows = conn.execute(sql_accounts.AUDIT_SINCE, {"since": since, "limit": limit}).mappings()
         return [dict(r) for r in rows]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from geo_safety import security
@@ -15,6 +15,8 @@ from geo_safety.errors import Conflict, Forbidden, GeoSafetyError, InvalidInput,
 from geo_safety.rules import Role, allowed
 from geo_safety.services.audit import Actor, record
 from geo_safety.settings import Settings
+from geo_safety.sql import accounts as sql_accounts
+from geo_safety.sql import districts as sql_districts
 
 #: Demo accounts made by the main job on the sample data: one per role, two inspectors in two districts.
 DEMO_USERS = (
@@ -144,7 +146,7 @@ def _check_districts(conn: Connection, role: Role, districts: tuple[str, ...]) -
     if role is Role.INSPECTOR and not districts:
         raise InvalidInput("an inspector needs at least one --district")
     if districts:
-        known = set(conn.execute(text("SELECT code FROM districts")).scalars())
+        known = set(conn.execute(sql_districts.CODES).scalars())
         unknown = sorted(set(districts) - known)
         if unknown:
             raise InvalidInput(f"unknown district {', '.join(unknown)}; known: {', '.join(sorted(known)) or 'none'}")
@@ -153,10 +155,7 @@ def _check_districts(conn: Connection, role: Role, districts: tuple[str, ...]) -
 def _issue_token(conn: Connection, settings: Settings, user_id: int) -> IssuedToken:
     token = security.new_token()
     row = conn.execute(
-        text(
-            "INSERT INTO api_tokens (user_id, token_digest, expires_at) "
-            "VALUES (:u, :d, now() + make_interval(days => :days)) RETURNING id, expires_at"
-        ),
+        sql_accounts.INSERT_TOKEN,
         {"u": user_id, "d": security.digest(settings.secret_key, token), "days": settings.token_days},
     ).one()
     return IssuedToken(row.id, token, row.expires_at)
@@ -183,10 +182,7 @@ def add_user(
         with engine.begin() as conn:
             _check_districts(conn, role_, districts)
             user_id = conn.execute(
-                text(
-                    "INSERT INTO users (name, name_key, role, districts, password_hash, is_demo) "
-                    "VALUES (:n, :k, :r, :d, :h, :demo) RETURNING id"
-                ),
+                sql_accounts.INSERT_USER,
                 {
                     "n": name,
                     "k": name_key(name),
@@ -209,7 +205,7 @@ def _user(conn: Connection, name: str) -> tuple[int, str]:
         cleaned = clean_name(name)
     except InvalidInput:
         raise NotFound(f"no user named {_printable(name)!r}") from None
-    row = conn.execute(text("SELECT id, name FROM users WHERE name = :n"), {"n": cleaned}).one_or_none()
+    row = conn.execute(sql_accounts.USER_BY_NAME, {"n": cleaned}).one_or_none()
     if row is None:
         raise NotFound(f"no user named {cleaned!r}")
     return row.id, row.name
@@ -237,10 +233,7 @@ def list_tokens(engine: Engine, name: str) -> list[dict[str, Any]]:
     """The user's API tokens (never the secrets): id, issued, expires, revoked."""
     with engine.connect() as conn:
         user_id = _user_id(conn, name)
-        rows = conn.execute(
-            text("SELECT id, created_at, expires_at, revoked_at FROM api_tokens WHERE user_id = :u ORDER BY id"),
-            {"u": user_id},
-        ).mappings()
+        rows = conn.execute(sql_accounts.LIST_TOKENS, {"u": user_id}).mappings()
         return [dict(r) for r in rows]
 
 
@@ -248,22 +241,14 @@ def revoke_token(engine: Engine, actor: Actor, name: str, token_id: int) -> None
     """Revoke one API token of ``name``; the user's other tokens and sessions keep working."""
     with engine.begin() as conn:
         user_id, stored = _user(conn, name)
-        found = conn.execute(
-            text(
-                "UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now()) "
-                "WHERE id = :t AND user_id = :u RETURNING id"
-            ),
-            {"t": token_id, "u": user_id},
-        ).one_or_none()
+        found = conn.execute(sql_accounts.REVOKE_TOKEN, {"t": token_id, "u": user_id}).one_or_none()
         if found is None:
             raise NotFound(f"no token {token_id} of user {stored!r} (see `geo-safety users tokens {stored}`)")
         record(conn, actor, "user.token_revoke", "user", stored, {"token_id": token_id})
 
 
 def _end_sessions(conn: Connection, user_id: int) -> None:
-    conn.execute(
-        text("UPDATE web_sessions SET ended_at = now() WHERE user_id = :u AND ended_at IS NULL"), {"u": user_id}
-    )
+    conn.execute(sql_accounts.END_USER_SESSIONS, {"u": user_id})
 
 
 def reset_password(engine: Engine, actor: Actor, name: str) -> str:
@@ -271,10 +256,7 @@ def reset_password(engine: Engine, actor: Actor, name: str) -> str:
     password = security.new_password()
     with engine.begin() as conn:
         user_id, stored = _user(conn, name)
-        conn.execute(
-            text("UPDATE users SET password_hash = :h WHERE id = :u"),
-            {"h": security.hash_password(password), "u": user_id},
-        )
+        conn.execute(sql_accounts.SET_PASSWORD, {"h": security.hash_password(password), "u": user_id})
         _end_sessions(conn, user_id)
         record(conn, actor, "user.password_reset", "user", stored)
     return password
@@ -284,19 +266,15 @@ def disable_user(engine: Engine, actor: Actor, name: str) -> None:
     """Disable an account: its tokens and sessions stop working at once; its history stays."""
     with engine.begin() as conn:
         user_id, stored = _user(conn, name)
-        conn.execute(text("UPDATE users SET disabled_at = coalesce(disabled_at, now()) WHERE id = :u"), {"u": user_id})
-        conn.execute(
-            text("UPDATE api_tokens SET revoked_at = now() WHERE user_id = :u AND revoked_at IS NULL"), {"u": user_id}
-        )
+        conn.execute(sql_accounts.DISABLE_USER, {"u": user_id})
+        conn.execute(sql_accounts.REVOKE_ACTIVE_TOKENS, {"u": user_id})
         _end_sessions(conn, user_id)
         record(conn, actor, "user.disable", "user", stored)
 
 
 def list_users(engine: Engine) -> list[dict[str, Any]]:
     with engine.connect() as conn:
-        rows = conn.execute(
-            text("SELECT name, role, districts, is_demo, disabled_at, created_at FROM users ORDER BY name")
-        ).mappings()
+        rows = conn.execute(sql_accounts.LIST_USERS).mappings()
         return [dict(r) for r in rows]
 
 
@@ -305,28 +283,18 @@ def authenticate_token(engine: Engine, settings: Settings, token: str) -> Princi
         return None
     with engine.connect() as conn:
         row = conn.execute(
-            text(
-                "SELECT u.id, u.name, u.role, u.districts FROM api_tokens t JOIN users u ON u.id = t.user_id "
-                "WHERE t.token_digest = :d AND t.revoked_at IS NULL AND t.expires_at > now() "
-                "AND u.disabled_at IS NULL"
-            ),
-            {"d": security.digest(settings.secret_key, token)},
+            sql_accounts.PRINCIPAL_BY_TOKEN, {"d": security.digest(settings.secret_key, token)}
         ).one_or_none()
     return _principal(row) if row else None
 
 
-_FAILURES_SINCE = (
-    "SELECT ceil(extract(epoch FROM at + make_interval(mins => :window) - now())) FROM audit_log "
-    "WHERE action = 'login.failed' AND {column} = :who AND at > now() - make_interval(mins => :window) "
-    "AND at > :since ORDER BY at DESC OFFSET :skip LIMIT 1"
-)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _locked_for(conn: Connection, column: str, who: str, limit: int, window: int, since: datetime) -> int:
     """Seconds until fewer than ``limit`` failures of ``who`` lie in the window (0: not locked)."""
     seconds = conn.execute(
-        text(_FAILURES_SINCE.format(column=column)),
+        sql_accounts.failures_since(column),
         {"who": who, "window": window, "since": since, "skip": limit - 1},
     ).scalar_one_or_none()
     return 0 if seconds is None else max(1, int(seconds))
@@ -336,13 +304,7 @@ def _lockouts(conn: Connection, settings: Settings, account: str, client: str | 
     """Which limits this attempt runs into: ``[(scope, retry_after_s)]``. Per account, failures since the
     account's last successful login count; per address, every failure does."""
     window = settings.login_window_minutes
-    last_login = conn.execute(
-        text(
-            "SELECT max(at) FROM audit_log WHERE action = 'login' AND actor = :a "
-            "AND at > now() - make_interval(mins => :window)"
-        ),
-        {"a": account, "window": window},
-    ).scalar_one_or_none()
+    last_login = conn.execute(sql_accounts.LAST_LOGIN, {"a": account, "window": window}).scalar_one_or_none()
     since = last_login or _EPOCH
     found = []
     wait = _locked_for(conn, "actor", account, settings.login_max_failures, window, since)
@@ -380,12 +342,7 @@ def _account(conn: Connection, name: str) -> tuple[Any, str]:
         key = None  # cannot name an account; still a failure that counts against the address
     row = None
     if key is not None:
-        row = conn.execute(
-            text(
-                "SELECT id, name, role, districts, password_hash FROM users WHERE name_key = :k AND disabled_at IS NULL"
-            ),
-            {"k": key},
-        ).one_or_none()
+        row = conn.execute(sql_accounts.ENABLED_USER_BY_KEY, {"k": key}).one_or_none()
     return row, (row.name if row else (clean_name(name) if key is not None else _printable(name)))
 
 
@@ -411,7 +368,7 @@ def login(engine: Engine, settings: Settings, name: str, password: str, client: 
     session_id = security.new_token()
     with engine.begin() as conn:
         conn.execute(
-            text("INSERT INTO web_sessions (user_id, session_digest, expires_at, client) VALUES (:u, :d, :exp, :c)"),
+            sql_accounts.INSERT_SESSION,
             {
                 "u": row.id,
                 "d": security.digest(settings.secret_key, session_id),
@@ -456,22 +413,14 @@ def session_principal(engine: Engine, settings: Settings, session_id: str) -> Pr
         return None
     with engine.connect() as conn:
         row = conn.execute(
-            text(
-                "SELECT u.id, u.name, u.role, u.districts FROM web_sessions s JOIN users u ON u.id = s.user_id "
-                "WHERE s.session_digest = :d AND s.ended_at IS NULL AND s.expires_at > now() "
-                "AND u.disabled_at IS NULL"
-            ),
-            {"d": security.digest(settings.secret_key, session_id)},
+            sql_accounts.PRINCIPAL_BY_SESSION, {"d": security.digest(settings.secret_key, session_id)}
         ).one_or_none()
     return _principal(row) if row else None
 
 
 def logout(engine: Engine, settings: Settings, session_id: str, actor: Actor) -> None:
     with engine.begin() as conn:
-        ended = conn.execute(
-            text("UPDATE web_sessions SET ended_at = now() WHERE session_digest = :d AND ended_at IS NULL"),
-            {"d": security.digest(settings.secret_key, session_id)},
-        ).rowcount
+        ended = conn.execute(sql_accounts.END_SESSION, {"d": security.digest(settings.secret_key, session_id)}).rowcount
         if ended:
             record(conn, actor, "logout")
 
@@ -480,17 +429,14 @@ def reset_demo_users(engine: Engine, settings: Settings, actor: Actor) -> list[N
     """(Re)create the demo accounts with fresh passwords and tokens, for a new user to click through."""
     created = []
     with engine.begin() as conn:
-        existing = set(conn.execute(text("SELECT name FROM users WHERE is_demo")).scalars())
+        existing = set(conn.execute(sql_accounts.DEMO_NAMES).scalars())
         for name, role, districts in DEMO_USERS:
             if name not in existing:
                 continue
             password = security.new_password()
             user_id = _user_id(conn, name)
-            conn.execute(
-                text("UPDATE users SET password_hash = :h, disabled_at = NULL WHERE id = :u"),
-                {"h": security.hash_password(password), "u": user_id},
-            )
-            conn.execute(text("UPDATE api_tokens SET revoked_at = now() WHERE user_id = :u"), {"u": user_id})
+            conn.execute(sql_accounts.RESET_DEMO_PASSWORD, {"h": security.hash_password(password), "u": user_id})
+            conn.execute(sql_accounts.REVOKE_ALL_TOKENS, {"u": user_id})
             _end_sessions(conn, user_id)
             token = _issue_token(conn, settings, user_id)
             record(conn, actor, "user.reset_demo", "user", name)
@@ -505,9 +451,7 @@ def reset_demo_users(engine: Engine, settings: Settings, actor: Actor) -> list[N
 
 def demo_users_exist(engine: Engine) -> bool:
     with engine.connect() as conn:
-        return bool(
-            conn.execute(text("SELECT EXISTS (SELECT 1 FROM users WHERE is_demo AND disabled_at IS NULL)")).scalar_one()
-        )
+        return bool(conn.execute(sql_accounts.DEMO_USERS_EXIST).scalar_one())
 
 
 def production_problems(engine: Engine, settings: Settings) -> list[str]:
