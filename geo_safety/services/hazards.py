@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import shapely
 from pyproj import Geod
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine
 
 from geo_safety import queries
 from geo_safety.crs import Datum
@@ -35,6 +35,7 @@ from geo_safety.services.audit import Actor, record, set_actor
 from geo_safety.services.imports import load_service_area
 from geo_safety.services.users import Principal
 from geo_safety.services.validate import ChunkValidator
+from geo_safety.sql import zones as sql_zones
 
 LAYER = get_layer("water_hazards")
 EDITABLE = tuple(f.name for f in LAYER.fields if f.name != "id")
@@ -42,7 +43,6 @@ MIN_AREA_M2 = 10.0
 MAX_AREA_M2 = 100e6
 MAX_DEPTH_M = 9999.0
 _GEOD = Geod(ellps="WGS84")
-_COLUMNS = ", ".join(EDITABLE)
 
 
 def _validate(
@@ -133,18 +133,7 @@ def _check_write(
 
 def _feature(conn: Connection, rules: RuleSet, hazard_id: str, day: date, user: Principal) -> dict[str, Any]:
     """The live zone ``hazard_id`` as ``user`` may see it; 404 when missing, deleted, or in a district not theirs."""
-    row = (
-        conn.execute(
-            text(
-                f"""SELECT id, {_COLUMNS}, district_code, version, deleted_at, updated_at,
-                       ST_AsGeoJSON(geom, 7) AS geometry
-                  FROM water_hazards WHERE id = :id"""
-            ),
-            {"id": hazard_id},
-        )
-        .mappings()
-        .one_or_none()
-    )
+    row = conn.execute(sql_zones.zone_row(EDITABLE), {"id": hazard_id}).mappings().one_or_none()
     if row is None or not user.covers(row["district_code"]):
         raise _missing(hazard_id)
     if row["deleted_at"] is not None:
@@ -184,12 +173,7 @@ def create(
         _check_write(conn, write_scope, None, geom, district)
         set_actor(conn, actor)  # before the INSERT, for the history trigger
         hazard_id = conn.execute(
-            text(
-                f"""INSERT INTO water_hazards ({_COLUMNS}, district_code, geom)
-                    VALUES ({", ".join(":" + c for c in EDITABLE)}, :district,
-                            ST_SetSRID(ST_GeomFromWKB(:wkb), 4326))
-                    RETURNING id"""
-            ),
+            sql_zones.insert_zone(EDITABLE),
             {**values, "district": district, "wkb": shapely.to_wkb(geom)},
         ).scalar_one()
         record(conn, actor, "hazard.create", "water_hazard", hazard_id, {"name": values["name"]})
@@ -241,13 +225,7 @@ def update(
             {"from_version": version, "changed": sorted(changes) + (["geometry"] if geometry else [])},
         )
         updated = conn.execute(
-            text(
-                f"""UPDATE water_hazards
-                       SET {", ".join(f"{c} = :{c}" for c in EDITABLE)}, district_code = :district,
-                           geom = ST_SetSRID(ST_GeomFromWKB(:wkb), 4326), version = version + 1, updated_at = now()
-                     WHERE id = :id AND version = :version AND deleted_at IS NULL
-                 RETURNING version"""
-            ),
+            sql_zones.update_zone(EDITABLE),
             {**values, "district": district, "wkb": shapely.to_wkb(geom), "id": hazard_id, "version": version},
         ).scalar_one_or_none()
         if updated is None:
@@ -260,7 +238,7 @@ def update(
 
 
 def _stale(conn: Connection, hazard_id: str, version: int, precondition: bool) -> None:
-    current = conn.execute(text("SELECT version FROM water_hazards WHERE id = :id"), {"id": hazard_id}).scalar_one()
+    current = conn.execute(sql_zones.ZONE_VERSION, {"id": hazard_id}).scalar_one()
     raise StaleVersion(
         f"water hazard {hazard_id} is at version {current}, not {version}: someone changed it since you read it; "
         "reload and apply your change again",
@@ -275,20 +253,14 @@ def delete(
     """Soft delete of the version read (like ``update``): the zone leaves maps and queries; it and its history stay."""
     write_scope = scope.of_user(user, "edit_hazards")
     with engine.begin() as conn:
-        row = conn.execute(
-            text("SELECT district_code, version FROM water_hazards WHERE id = :id AND deleted_at IS NULL"),
-            {"id": hazard_id},
-        ).one_or_none()
+        row = conn.execute(sql_zones.LIVE_ZONE, {"id": hazard_id}).one_or_none()
         if row is None or not user.covers(row.district_code) or not write_scope.covers(row.district_code):
             raise _missing(hazard_id)
         if version is None:
             raise VersionRequired("say which version you delete: an If-Match header or a 'version' parameter")
         record(conn, actor, "hazard.delete", "water_hazard", hazard_id, {"version": version})
         deleted = conn.execute(
-            text(
-                "UPDATE water_hazards SET deleted_at = now(), version = version + 1 WHERE id = :id "
-                "AND deleted_at IS NULL AND version = :version AND district_code = :district RETURNING id"
-            ),
+            sql_zones.SOFT_DELETE_ZONE,
             {"id": hazard_id, "version": version, "district": row.district_code},
         ).scalar_one_or_none()
         if deleted is None:
@@ -298,17 +270,7 @@ def delete(
 
 def history(engine: Engine, user: Principal, hazard_id: str) -> list[dict[str, Any]]:
     with engine.connect() as conn:
-        rows = (
-            conn.execute(
-                text(
-                    "SELECT version, action, actor, client, at, old_values, new_values FROM water_hazard_history "
-                    "WHERE hazard_id = :id ORDER BY id"
-                ),
-                {"id": hazard_id},
-            )
-            .mappings()
-            .all()
-        )
+        rows = conn.execute(sql_zones.ZONE_HISTORY, {"id": hazard_id}).mappings().all()
     if not rows or not user.covers(rows[-1]["new_values"]["district_code"]):
         raise _missing(hazard_id)
     out = []

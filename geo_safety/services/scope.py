@@ -25,12 +25,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from psycopg import Connection as PgConnection
-from psycopg import sql
 
 from geo_safety.errors import Forbidden
 from geo_safety.layers import LayerSpec
+from geo_safety.sql import scope as sql_scope
 
 if TYPE_CHECKING:
+    from psycopg.sql import Composable
+
     from geo_safety.services.users import Principal
 
 #: A district-limited caller's zone may touch another district by no more than this (edge noise, not reach).
@@ -56,11 +58,9 @@ class WriteScope:
     def rows_sql(self, column: str = "district_code") -> tuple[str, list[Any]]:
         """A condition limiting a statement to rows of this scope (``TRUE`` for the whole city), and its params.
 
-        ``column`` is a (qualified) column name of the code, never input.
+        ``column`` is ``district_code``, optionally qualified by a table of the schema (else ``ValueError``).
         """
-        if self.districts is None:
-            return "TRUE", []
-        return f"{column} = ANY(%s)", [list(self.districts)]
+        return sql_scope.rows_in_districts(column, self.districts)
 
 
 UNRESTRICTED = WriteScope(None)
@@ -107,50 +107,14 @@ class Refusal:
         )
 
 
-_EMPTY = "ST_SetSRID('GEOMETRYCOLLECTION EMPTY'::geometry, 4326)"
-
-
 def first_refusal(
-    raw: PgConnection, scope: WriteScope, layer: LayerSpec, candidates: sql.Composable, params: dict[str, Any]
+    raw: PgConnection, scope: WriteScope, layer: LayerSpec, candidates: Composable, params: dict[str, Any]
 ) -> Refusal | None:
     """The first row of ``candidates`` (``row_no, id, geometry, district_code``) outside ``scope``, if any."""
     if scope.unrestricted:
         return None
-    table, key = sql.Identifier(layer.table), sql.Identifier(layer.key)
-    parts = [
-        sql.SQL(
-            """SELECT c.row_no, c.id, 1 AS step, 'stored' AS kind, NULL::text AS district, NULL::float8 AS area
-                 FROM cand c JOIN {table} t ON t.{key} = c.id
-                WHERE NOT coalesce(t.district_code = ANY(%(allowed)s), false)"""
-        ).format(table=table, key=key),
-        sql.SQL(
-            """SELECT c.row_no, c.id, 2, 'district', c.district_code, NULL
-                 FROM cand c WHERE c.district_code IS NOT NULL AND NOT c.district_code = ANY(%(allowed)s)"""
-        ),
-    ]
-    if layer.geometry == "MultiPolygon":
-        parts.append(
-            sql.SQL(
-                """SELECT c.row_no, c.id, 3, 'reach', d.code, r.area
-                     FROM cand c
-                     JOIN districts d ON NOT d.code = ANY(%(allowed)s) AND ST_Intersects(d.geom, c.geometry)
-                     LEFT JOIN {table} t ON t.{key} = c.id
-                     CROSS JOIN own
-                     CROSS JOIN LATERAL (
-                        SELECT ST_Area(ST_Difference(ST_Difference(ST_Intersection(c.geometry, d.geom), own.geom),
-                                                     coalesce(t.{geom}, {empty}))::geography) AS area) r
-                    WHERE r.area > %(tolerance)s"""
-            ).format(table=table, key=key, geom=sql.Identifier(layer.geometry_column or "geom"), empty=sql.SQL(_EMPTY))
-        )
-    query = sql.SQL(
-        """WITH cand AS ({candidates}),
-                own AS (SELECT coalesce(ST_Union(geom), {empty}) AS geom FROM districts WHERE code = ANY(%(allowed)s))
-           SELECT row_no, id, kind, district, area FROM ({union}) found ORDER BY row_no, step LIMIT 1"""
-    ).format(
-        candidates=candidates,
-        empty=sql.SQL(_EMPTY),
-        union=sql.SQL(" UNION ALL ").join(parts),
-    )
+    geometry_column = (layer.geometry_column or "geom") if layer.geometry == "MultiPolygon" else None
+    query = sql_scope.first_refusal(layer.table, layer.key, geometry_column, candidates)
     found = raw.execute(
         query, {**params, "allowed": list(scope.districts or ()), "tolerance": REACH_TOLERANCE_M2}
     ).fetchone()
@@ -161,10 +125,7 @@ def check_file(raw: PgConnection, scope: WriteScope, layer: LayerSpec, file_name
     """An import's staging table against ``scope``: 403 naming the row, id and reason; nothing is loaded."""
     if scope.unrestricted or not layer.assign_district:
         return
-    geometry = sql.SQL("geometry") if layer.geometry else sql.SQL("NULL::geometry")
-    candidates = sql.SQL("SELECT row_no, {key}::text AS id, {geometry} AS geometry, district_code FROM staging").format(
-        key=sql.Identifier(layer.key), geometry=geometry
-    )
+    candidates = sql_scope.staged_candidates(layer.table, layer.key, bool(layer.geometry))
     refusal = first_refusal(raw, scope, layer, candidates, {})
     if refusal is not None:
         raise Forbidden(
@@ -182,11 +143,9 @@ def check_feature(
     district: str | None,
 ) -> Refusal | None:
     """One feature of the single-feature API: its stored row (if ``feature_id``) and its new geometry/district."""
-    candidates = sql.SQL(
-        "SELECT 1 AS row_no, %(id)s::text AS id, ST_SetSRID(ST_GeomFromWKB(%(wkb)s), 4326) AS geometry, "
-        "%(district)s::text AS district_code"
+    return first_refusal(
+        raw, scope, layer, sql_scope.FEATURE_CANDIDATE, {"id": feature_id, "wkb": wkb, "district": district}
     )
-    return first_refusal(raw, scope, layer, candidates, {"id": feature_id, "wkb": wkb, "district": district})
 
 
 __all__ = [
