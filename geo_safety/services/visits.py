@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import psycopg
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from geo_safety import queries
@@ -32,6 +32,7 @@ from geo_safety.services import inspections, photos
 from geo_safety.services.audit import Actor
 from geo_safety.services.photos import CheckedPhoto, PhotoLimits
 from geo_safety.services.users import Principal
+from geo_safety.sql import visits as sql_visits
 
 CLIENT_ID_INDEX = "uq_inspections_client_id"
 OFF_SITE = "off_site"
@@ -187,10 +188,7 @@ def _replay(
     conn: Connection, rules: RuleSet, user: Principal, visit: PhoneVisit, digests: list[str], payload: str
 ) -> dict[str, Any] | None:
     """The stored answer when this ``client_id`` is already stored with this content; 409 with other content."""
-    row = conn.execute(
-        text("SELECT id, payload_sha256 FROM inspections WHERE client_id = CAST(:cid AS uuid)"),
-        {"cid": visit.client_id},
-    ).one_or_none()
+    row = conn.execute(sql_visits.VISIT_BY_CLIENT_ID, {"cid": visit.client_id}).one_or_none()
     if row is None:
         return None
     answer = _answers(conn, rules, [row.id])[0]
@@ -221,10 +219,7 @@ def _check_target(conn: Connection, user: Principal, visit: PhoneVisit) -> None:
     if target is None or not user.covers(target.district_code) or target.status != "closed":
         return  # record_inspection gives the reason for a missing or foreign target
     last = conn.execute(
-        text(
-            "SELECT inspected_at, inspector, result FROM inspections WHERE premise_id = :id "
-            "AND result = ANY(CAST(:closing AS text[])) ORDER BY inspected_at DESC, id DESC LIMIT 1"
-        ),
+        sql_visits.LAST_CLOSING_VISIT,
         {"id": visit.target_id, "closing": list(_CLOSING)},
     ).one_or_none()
     when = f" on {last.inspected_at.astimezone(LOCAL_TZ):%Y-%m-%d} ({last.result}, {last.inspector})" if last else ""
@@ -277,12 +272,7 @@ def _store_photos(
     if not checked:
         return
     conn.execute(
-        text(
-            """INSERT INTO inspection_photos (inspection_id, seq, media_type, content, thumbnail, width, height,
-                       sha256, taken_at, exif_lon, exif_lat, flags)
-               VALUES (:inspection_id, :seq, :media_type, :content, :thumbnail, :width, :height,
-                       :sha256, :taken_at, :exif_lon, :exif_lat, CAST(:flags AS text[]))"""
-        ),
+        sql_visits.INSERT_PHOTOS,
         [
             {
                 "inspection_id": inspection_id,
@@ -304,35 +294,16 @@ def _store_photos(
 
 
 # -- reading visits back --------------------------------------------------------------------------------------
-_VISITS = """
-SELECT i.id, i.client_id::text AS client_id,
-       CASE WHEN i.premise_id IS NOT NULL THEN 'premise' ELSE 'water_hazard' END AS target_type,
-       coalesce(i.premise_id, i.hazard_id) AS target_id, i.result, i.inspected_at, i.inspector, i.findings,
-       i.follow_up_due, i.off_site, i.position_accuracy_m,
-       ST_Distance(coalesce(p.geom, h.geom)::geography, i.position::geography) AS distance_m,
-       coalesce(p.district_code, h.district_code) AS district_code
-  FROM inspections i
-  LEFT JOIN premises p ON p.id = i.premise_id
-  LEFT JOIN water_hazards h ON h.id = i.hazard_id
-"""
-
-
 def photo_url(inspection_id: int, seq: int, thumb: bool = False) -> str:
     return f"/api/v1/inspections/{inspection_id}/photos/{seq}" + ("?size=thumb" if thumb else "")
 
 
 def _answers(conn: Connection, rules: RuleSet, ids: list[int]) -> list[dict[str, Any]]:
     """Visits ``ids`` (in that order) with their photos and flags; ``district_code`` is for the caller's check."""
-    rows = conn.execute(text(_VISITS + " WHERE i.id = ANY(:ids)"), {"ids": ids}).mappings().all()
+    rows = conn.execute(sql_visits.VISITS_BY_IDS, {"ids": ids}).mappings().all()
     found = {row["id"]: row for row in rows}
     pictures: dict[int, list[dict[str, Any]]] = {}
-    for p in conn.execute(
-        text(
-            "SELECT inspection_id, seq, media_type, width, height, sha256, taken_at, flags FROM inspection_photos "
-            "WHERE inspection_id = ANY(:ids) ORDER BY inspection_id, seq"
-        ),
-        {"ids": ids},
-    ).mappings():
+    for p in conn.execute(sql_visits.PHOTOS_OF_VISITS, {"ids": ids}).mappings():
         pictures.setdefault(p["inspection_id"], []).append(
             {
                 "seq": p["seq"],
@@ -417,15 +388,7 @@ def history(
         raise InvalidInput(f"limit must be 1..{MAX_HISTORY}")
     with engine.connect() as conn:
         if target_id is not None:
-            target = conn.execute(
-                text(
-                    "SELECT 'premise' AS kind, district_code FROM premises WHERE id = :id "
-                    "AND CAST(:kind AS text) IS DISTINCT FROM 'water_hazard' "
-                    "UNION ALL SELECT 'water_hazard', district_code FROM water_hazards WHERE id = :id "
-                    "AND CAST(:kind AS text) IS DISTINCT FROM 'premise'"
-                ),
-                {"id": target_id, "kind": target_type},
-            ).first()
+            target = conn.execute(sql_visits.TARGET_DISTRICT, {"id": target_id, "kind": target_type}).first()
             if target is None or not user.covers(target.district_code):  # the same answer: no district revealed
                 kind = (target_type or "premise").replace("_", " ")
                 raise NotFound(f"您的辖区内找不到检查对象 (no {kind} with id {target_id!r} in your districts)")
@@ -433,17 +396,7 @@ def history(
         start = datetime.combine(since, datetime.min.time(), LOCAL_TZ) if since else None
         ids = (
             conn.execute(
-                text(
-                    """SELECT i.id FROM inspections i
-                     LEFT JOIN premises p ON p.id = i.premise_id
-                     LEFT JOIN water_hazards h ON h.id = i.hazard_id
-                    WHERE (CAST(:tid AS text) IS NULL
-                           OR (CASE WHEN :kind = 'premise' THEN i.premise_id ELSE i.hazard_id END) = :tid)
-                      AND (CAST(:start AS timestamptz) IS NULL OR i.inspected_at >= :start)
-                      AND (CAST(:districts AS text[]) IS NULL
-                           OR coalesce(p.district_code, h.district_code) = ANY(CAST(:districts AS text[])))
-                    ORDER BY i.inspected_at DESC, i.id DESC LIMIT :limit"""
-                ),
+                sql_visits.VISIT_IDS,
                 {
                     "tid": target_id,
                     "kind": target_type,
@@ -462,7 +415,7 @@ def history(
 def _visible(conn: Connection, user: Principal, inspection_id: int) -> None:
     """One answer (404) for an inspection that does not exist and one outside the caller's districts: an id
     is all a caller needs to ask, and the answer must not tell which ids exist elsewhere (as for zones)."""
-    row = conn.execute(text(_VISITS + " WHERE i.id = :id"), {"id": inspection_id}).mappings().one_or_none()
+    row = conn.execute(sql_visits.VISIT_BY_ID, {"id": inspection_id}).mappings().one_or_none()
     if row is None or not user.covers(row["district_code"]):
         raise NotFound(f"您的辖区内没有这条检查记录 (no inspection {inspection_id} in your districts)")
 
@@ -486,11 +439,7 @@ def photo_file(engine: Engine, user: Principal, inspection_id: int, seq: int, th
     with engine.connect() as conn:
         _visible(conn, user, inspection_id)
         row = conn.execute(
-            text(
-                f"SELECT {'thumbnail' if thumb else 'content'} AS data, media_type, sha256 FROM inspection_photos "
-                "WHERE inspection_id = :id AND seq = :seq"
-            ),
-            {"id": inspection_id, "seq": seq},
+            sql_visits.PHOTO_THUMBNAIL if thumb else sql_visits.PHOTO_CONTENT, {"id": inspection_id, "seq": seq}
         ).one_or_none()
     if row is None:
         raise NotFound(f"没有这张照片 (inspection {inspection_id} has no photo {seq})")
