@@ -293,21 +293,17 @@ def cmd_map(args: argparse.Namespace, settings: Settings) -> int:
 def _district_maps(args: argparse.Namespace, settings: Settings, engine: Engine, rules: RuleSet, day: date) -> int:
     import time
 
-    from sqlalchemy import text
     from tqdm import tqdm
 
     from geo_safety.maps.render import OVERVIEW_TITLE, district_map, district_title, overview_map, render_html
     from geo_safety.maps.tiles import basemap
     from geo_safety.services.maps import district_data, overview_data
+    from geo_safety.sql import districts as sql_districts
 
     if not args.all and not args.district:
         raise GeoSafetyError("name a district with --district CODE, or pass --all")
     with engine.connect() as conn:
-        codes = (
-            [args.district]
-            if args.district
-            else list(conn.execute(text("SELECT code FROM districts ORDER BY code")).scalars())
-        )
+        codes = [args.district] if args.district else list(conn.execute(sql_districts.CODES).scalars())
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tiles = basemap(settings.tiles, settings.tianditu_key)
@@ -422,22 +418,16 @@ def cmd_qgis_project(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _qgis_data(settings: Settings) -> dict[str, Any]:
-    from sqlalchemy import text
-
     from geo_safety import qgis_project
     from geo_safety.maps.render import risk_breaks
     from geo_safety.rules import today_local
     from geo_safety.ruleset import load_rules
     from geo_safety.services import hotspots
+    from geo_safety.sql import districts as sql_districts
 
     engine = _engine(settings)
     with engine.connect() as conn:
-        box = conn.execute(
-            text(
-                "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
-                "(SELECT ST_Extent(geom) AS e FROM districts) x"
-            )
-        ).one()
+        box = conn.execute(sql_districts.EXTENT).one()
     found = hotspots.drowning_hotspots(
         engine, load_rules(settings.rules, settings.calendar), today_local(), None, limit=hotspots.MAX_PAGE
     )

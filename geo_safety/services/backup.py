@@ -12,6 +12,7 @@ from geo_safety.db import database_url
 from geo_safety.errors import Conflict, DatabaseUnavailable, InvalidInput
 from geo_safety.localdb import find_pg_bindir
 from geo_safety.settings import Settings
+from geo_safety.sql import maintenance as sql_maintenance
 
 
 def _libpq(settings: Settings) -> tuple[str, dict[str, str]]:
@@ -42,22 +43,15 @@ class SessionsConnected(Conflict):
     """Other sessions (a running service, a psql) are connected to the database a restore would replace."""
 
 
-_OTHERS = """
-SELECT pid, coalesce(nullif(application_name, ''), usename) AS who, client_addr
-  FROM pg_stat_activity
- WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'
-"""
-
-
 def connected_sessions(settings: Settings) -> list[str]:
     """Other client sessions connected to the database: ``"pid who (address)"`` each."""
     with _connect(settings) as conn:
-        return [f"{pid} {who} ({addr or 'local'})" for pid, who, addr in conn.execute(_OTHERS)]
+        return [f"{pid} {who} ({addr or 'local'})" for pid, who, addr in conn.execute(sql_maintenance.OTHER_SESSIONS)]
 
 
 def _terminate_others(settings: Settings) -> int:
     with _connect(settings) as conn:
-        return sum(1 for (done,) in conn.execute(f"SELECT pg_terminate_backend(pid) FROM ({_OTHERS}) o") if done)
+        return sum(1 for (done,) in conn.execute(sql_maintenance.TERMINATE_OTHER_SESSIONS) if done)
 
 
 def _connect(settings: Settings) -> psycopg.Connection:

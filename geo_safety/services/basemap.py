@@ -20,7 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 try:  # protomaps' reader; only PMTiles files need it
     from pmtiles import tile as pmt
@@ -30,6 +30,7 @@ except ImportError:  # pragma: no cover
     _HAVE_PMTILES = False
 
 from geo_safety.services.sample import TOWN_FILE
+from geo_safety.sql import districts as sql_districts
 
 #: tile format name (MBTiles ``metadata.format``) → content type
 CONTENT_TYPES = {
@@ -289,21 +290,6 @@ def describe_bundled() -> dict[str, Any]:
 
 # --- the bundled vector basemap -------------------------------------------------------------------------------
 
-_DISTRICTS_VERSION = text(
-    "SELECT md5(coalesce(string_agg(code || ':' || name || ':' || md5(ST_AsBinary(geom)), ',' ORDER BY code), ''))"
-    " FROM districts"
-)
-_DISTRICTS = text(
-    """
-    SELECT code, name, ST_AsGeoJSON(shape, 5) AS land, ST_AsGeoJSON(ST_Boundary(shape), 5) AS line,
-           ST_XMin(shape) AS xmin, ST_YMin(shape) AS ymin, ST_XMax(shape) AS xmax, ST_YMax(shape) AS ymax
-    FROM (SELECT code, name, ST_SnapToGrid(ST_SimplifyPreserveTopology(geom, :tolerance), :grid) AS shape
-          FROM districts) AS simplified
-    WHERE NOT ST_IsEmpty(shape)
-    ORDER BY code
-    """
-)
-
 
 @dataclass(frozen=True)
 class BundledBasemap:
@@ -327,12 +313,13 @@ def bundled_features(engine: Engine, data_dir: Path) -> BundledBasemap:
     change (its ETag is that data version, so a phone revalidates it for free)."""
     towns_hash, towns = _town_rows(data_dir / TOWN_FILE)
     with engine.connect() as conn:
-        version = conn.execute(_DISTRICTS_VERSION).scalar_one()
+        version = conn.execute(sql_districts.BASEMAP_VERSION).scalar_one()
         etag = 'W/"' + hashlib.sha256(f"{version}:{towns_hash}".encode()).hexdigest()[:32] + '"'
         with _bundled_lock:
             if etag in _bundled:
                 return _bundled[etag]
-        rows = conn.execute(_DISTRICTS, {"tolerance": SIMPLIFY_DEG, "grid": GRID_DEG}).mappings().all()
+        params = {"tolerance": SIMPLIFY_DEG, "grid": GRID_DEG}
+        rows = conn.execute(sql_districts.BASEMAP_SHAPES, params).mappings().all()
     result = BundledBasemap(_features_json(rows, towns), etag)
     with _bundled_lock:
         _bundled.clear()

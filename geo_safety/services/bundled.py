@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from geo_safety.services.imports import ImportResult, load_file
 from geo_safety.services.sample import BOUNDARY_DATUM, BOUNDARY_FILE
+from geo_safety.sql import maintenance as sql_maintenance
 
 #: The sample's files in load order (campuses need schools; inspections need their targets).
 SAMPLE_FILES = (
@@ -32,7 +33,7 @@ def load_sample(
     """Boundaries plus the whole synthetic sample (generated in WGS84)."""
     if only_if_empty:
         with engine.connect() as conn:
-            if conn.execute(text("SELECT EXISTS (SELECT 1 FROM schools)")).scalar_one():
+            if conn.execute(sql_maintenance.ANY_SCHOOL).scalar_one():
                 return []
     results = [load_boundaries(engine, data_dir)]
     for layer, name, mode in SAMPLE_FILES:

@@ -23,7 +23,9 @@ from collections.abc import Callable, Hashable, Iterable
 from pathlib import Path
 from typing import TypeVar, cast
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
+
+from geo_safety.sql import maintenance as sql_maintenance
 
 T = TypeVar("T")
 #: entries kept per process: the maps are per inspector (50 inspectors + 20 districts' due lists fit)
@@ -44,21 +46,14 @@ _computing: dict[Hashable, threading.Lock] = {}
 _lock = threading.Lock()
 _stats: Counter[tuple[str, str]] = Counter()
 
-_VERSIONS = text(
-    "SELECT district_code, layer, version FROM data_versions "
-    "WHERE layer = ANY(CAST(:layers AS text[])) "
-    "AND (CAST(:codes AS text[]) IS NULL OR district_code = ANY(CAST(:codes AS text[]))) "
-    "ORDER BY district_code, layer"
-)
-
 
 def versions(engine: Engine, districts: Iterable[str] | None = None, layers: Iterable[str] = ALL_LAYERS) -> Token:
     """The versions of ``layers`` in ``districts`` (None: every district) and of the whole area."""
     codes = None if districts is None else sorted({*districts, WHOLE_AREA})
     with engine.connect() as conn:
         if os.environ.get(KEYS_ENV) == "snapshot":
-            return ((conn.execute(text("SELECT pg_current_snapshot()::text")).scalar_one(), "", 0),)
-        rows = conn.execute(_VERSIONS, {"layers": list(layers), "codes": codes}).all()
+            return ((conn.execute(sql_maintenance.CURRENT_SNAPSHOT).scalar_one(), "", 0),)
+        rows = conn.execute(sql_maintenance.DATA_VERSIONS, {"layers": list(layers), "codes": codes}).all()
     return tuple((r.district_code, r.layer, r.version) for r in rows)
 
 

@@ -13,10 +13,11 @@ import json
 import logging
 from datetime import date
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine
 
 from geo_safety.ruleset import RuleSet
 from geo_safety.services import links
+from geo_safety.sql import maintenance as sql_maintenance
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +42,13 @@ def usable(conn: Connection, rules: RuleSet, day: date, today: date) -> bool:
     """
     if day < today or not links.cover_rules(rules):
         return False
-    stored = conn.execute(text("SELECT fingerprint FROM due_rules_meta")).scalar_one_or_none()
+    stored = conn.execute(sql_maintenance.DUE_FINGERPRINT).scalar_one_or_none()
     return stored == fingerprint(rules)
 
 
 def exposure_usable(conn: Connection, radius_m: float) -> bool:
     """Whether ``zone_exposure`` holds the schools within ``radius_m`` of each zone (the radius it was made for)."""
-    stored = conn.execute(text("SELECT hazard_radius_m FROM due_rules_meta")).scalar_one_or_none()
+    stored = conn.execute(sql_maintenance.DUE_HAZARD_RADIUS).scalar_one_or_none()
     return stored is not None and float(stored) == float(radius_m) and links.cover_radius(radius_m)
 
 
@@ -59,20 +60,17 @@ def ensure(engine: Engine, rules: RuleSet) -> bool:
     """
     wanted = fingerprint(rules)
     with engine.begin() as conn:
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
-        stored = conn.execute(text("SELECT fingerprint FROM due_rules_meta")).scalar_one_or_none()
+        conn.execute(sql_maintenance.ADVISORY_XACT_LOCK, {"key": _LOCK_KEY})
+        stored = conn.execute(sql_maintenance.DUE_FINGERPRINT).scalar_one_or_none()
         if not links.cover_rules(rules):  # the exact path measures what the links do not hold
             return False
         if stored == wanted:
             return True
-        conn.execute(text("DELETE FROM due_rules_meta"))
-        conn.execute(text("DELETE FROM due_rules"))
+        conn.execute(sql_maintenance.DELETE_DUE_META)
+        conn.execute(sql_maintenance.DELETE_DUE_RULES)
         if rules.rules:
             conn.execute(
-                text(
-                    "INSERT INTO due_rules (category, kg_m, other_m, violation, interval_days) "
-                    "VALUES (:category, :kg_m, :other_m, :violation, :interval_days)"
-                ),
+                sql_maintenance.INSERT_DUE_RULE,
                 [
                     {
                         "category": r.category,
@@ -85,16 +83,11 @@ def ensure(engine: Engine, rules: RuleSet) -> bool:
                 ],
             )
         conn.execute(
-            text(
-                "INSERT INTO due_rules_meta (fingerprint, recheck_days, hazard_radius_m) "
-                "VALUES (:fp, :recheck, :radius)"
-            ),
+            sql_maintenance.INSERT_DUE_META,
             {"fp": wanted, "recheck": rules.recheck_days, "radius": rules.hazards.radius_m},
         )
-        conn.execute(text("TRUNCATE premise_due, zone_exposure"))
-        conn.execute(text("SELECT geo_safety_refresh_premise_due(ARRAY(SELECT id FROM premises))"))
-        conn.execute(
-            text("SELECT geo_safety_refresh_zone_exposure(ARRAY(SELECT DISTINCT hazard_id FROM hazard_school_links))")
-        )
+        conn.execute(sql_maintenance.TRUNCATE_DUE_STATE)
+        conn.execute(sql_maintenance.REFRESH_ALL_PREMISE_DUE)
+        conn.execute(sql_maintenance.REFRESH_ALL_ZONE_EXPOSURE)
     log.info("due state recomputed for new rules", extra={"fingerprint": wanted[:12]})
     return True

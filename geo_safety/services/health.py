@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import date
 from functools import lru_cache
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from geo_safety import migrate
 from geo_safety.errors import DatabaseUnavailable, GeoSafetyError
 from geo_safety.keyperiods import KeyCalendar, load_calendar
+from geo_safety.sql import maintenance as sql_maintenance
 
 
 def check(
@@ -22,11 +23,11 @@ def check(
     try:
         with engine.connect() as conn:
             if not detailed:
-                conn.execute(text("SELECT 1")).scalar_one()
+                conn.execute(sql_maintenance.PING).scalar_one()
                 return {"status": "ok"}
-            postgis = conn.execute(text("SELECT postgis_lib_version()")).scalar_one()
+            postgis = conn.execute(sql_maintenance.POSTGIS_VERSION).scalar_one()
             counts = {
-                table: conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+                table: conn.execute(sql_maintenance.row_count(table)).scalar_one()
                 for table in ("districts", "schools", "premises", "water_hazards", "inspections")
             }
         revision = migrate.current(engine)
