@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "geo_safety"
@@ -27,6 +28,8 @@ FORBIDDEN = {
         "geo_safety.maps",
         "geo_safety.cli",
     ),
+    # the statements the services run: beside queries, below every caller
+    "geo_safety.sql": ("geo_safety.services", "geo_safety.api", "geo_safety.cli", "geo_safety.maps"),
     "geo_safety.settings": ("geo_safety",),
     "geo_safety.errors": ("geo_safety",),
 }
@@ -69,3 +72,108 @@ def test_migrations_are_frozen_snapshots() -> None:
         if name == "geo_safety" or name.startswith("geo_safety.")
     ]
     assert problems == []
+
+
+# -- SQL lives in geo_safety/sql ------------------------------------------------------------------------------------
+#: What ``geo_safety.sql`` may import from the package: the levels below it, and itself.
+SQL_MAY_IMPORT = (
+    "geo_safety.sql",
+    "geo_safety.layers",
+    "geo_safety.rules",
+    "geo_safety.crs",
+    "geo_safety.db",
+    "geo_safety.settings",
+    "geo_safety.errors",
+)
+
+#: Modules whose statements moved to ``geo_safety/sql``. Not yet: inspections, plans, maps, hotspots, ogc, features
+#: (being converted), imports, bulkload, links, copy_csv, readers. ``localdb`` keeps its cluster bootstrapping
+#: (CREATE/DROP DATABASE on the maintenance database, before any schema exists).
+WITHOUT_SQL = [
+    *(
+        f"services/{name}.py"
+        for name in (
+            *("audit", "backup", "basemap", "bundled", "cache", "duestate", "hazards", "health", "navigation"),
+            *("photos", "reports", "sample", "scope", "sniff", "users", "validate", "visits"),
+        )
+    ),
+    "cli.py",
+]
+
+#: The keywords that begin SQL text.
+_SQL_START = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|WITH|TRUNCATE|CREATE|DROP|ALTER|LOCK|ANALYZE|COPY)\s")
+#: SQLite statements of the file formats a reader opens (MBTiles, GeoPackage): part of reading that format.
+_SQLITE_FILE = re.compile(r"\b(FROM tiles|FROM metadata|FROM sqlite_master|pragma_table_xinfo)\b")
+
+
+def _sql_in(path: Path) -> list[str]:
+    """Where a module builds SQL itself: sqlalchemy ``text``, ``psycopg.sql``, or SQL in a string or f-string."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        line = getattr(node, "lineno", 0)
+        if isinstance(node, ast.ImportFrom) and node.module in ("sqlalchemy", "sqlalchemy.sql", "psycopg"):
+            names = {alias.name for alias in node.names} & {"text", "literal_column", "sql"}
+            found += [f"{path.name}:{line} imports {name} from {node.module}" for name in sorted(names)]
+        elif isinstance(node, ast.Import):
+            found += [f"{path.name}:{line} imports {a.name}" for a in node.names if a.name == "psycopg.sql"]
+        elif isinstance(node, ast.Call):
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+            owner = func.value.id if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) else ""
+            if name in ("text", "literal_column") and owner in ("", "sqlalchemy", "sa"):
+                found.append(f"{path.name}:{line} calls {name}()")
+            elif owner == "sql" and name in ("SQL", "Identifier", "Composed", "Literal"):
+                found.append(f"{path.name}:{line} calls sql.{name}()")
+        elif (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and _SQL_START.match(node.value)
+            and not _SQLITE_FILE.search(node.value)
+        ):
+            found.append(f"{path.name}:{line} holds SQL text {node.value.strip()[:20]!r}")
+    return found
+
+
+def test_sql_package_imports_only_what_lies_below_it() -> None:
+    problems = [
+        f"{path.name} imports {name}"
+        for path in (PACKAGE / "sql").rglob("*.py")
+        for name in _imports(path)
+        if name.startswith("geo_safety") and not any(name == ok or name.startswith(ok + ".") for ok in SQL_MAY_IMPORT)
+    ]
+    assert problems == []
+
+
+def test_converted_modules_hold_no_sql() -> None:
+    """Their statements live in ``geo_safety/sql``; the modules keep transactions and Python logic."""
+    assert [p for p in WITHOUT_SQL if not (PACKAGE / p).is_file()] == []
+    assert [problem for p in WITHOUT_SQL for problem in _sql_in(PACKAGE / p)] == []
+
+
+def test_the_sql_checker_sees_each_form(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text(
+        "from sqlalchemy import Connection, text\n"
+        "from psycopg import sql\n"
+        "def f(conn, raw, tiles, path, table):\n"
+        "    conn.execute(text('SELECT 1'))\n"
+        "    raw.execute(sql.SQL('ANALYZE {}').format(sql.Identifier(table)))\n"
+        "    conn.exec_driver_sql(f'SELECT count(*) FROM {table}')\n"
+        "    raw.execute('''\n  UPDATE users SET name = %s''', ('x',))\n"
+        "    tiles.execute('SELECT tile_data FROM tiles LIMIT 1')\n"
+        "    path.write_text('Update the notes')\n"
+    )
+    found = "\n".join(_sql_in(bad))
+    for expected in (
+        "imports text from sqlalchemy",
+        "imports sql from psycopg",
+        "bad.py:4 calls text()",
+        "bad.py:5 calls sql.SQL()",
+        "bad.py:5 calls sql.Identifier()",
+        "bad.py:6 holds SQL text 'SELECT count(*) FROM'",
+        "bad.py:7 holds SQL text 'UPDATE users SET nam'",
+    ):
+        assert expected in found, found
+    assert "bad.py:8" not in found  # the MBTiles statement of a tile file's reader
+    assert "bad.py:9" not in found
+    assert "Connection" not in found
