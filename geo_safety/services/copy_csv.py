@@ -23,6 +23,13 @@ _HEX_DIGITS = np.frombuffer(b"0123456789ABCDEF", dtype=np.uint8)
 
 def ewkb_hex(geoms: np.ndarray) -> np.ndarray:
     """Hex EWKB (SRID 4326) per geometry, as the text ``geometry`` input of PostGIS reads it."""
+    hexes: np.ndarray = ewkb_hex_arrow(geoms).to_numpy(zero_copy_only=False)
+    return hexes
+
+
+def ewkb_hex_arrow(geoms: np.ndarray) -> pa.Array:
+    """``ewkb_hex`` as an Arrow string array; points are written straight into its buffers (no Python string
+    per row: a million of them cost ~0.5 s)."""
     geoms = np.asarray(geoms, dtype=object)
     if len(geoms) and (shapely.get_type_id(geoms) == 0).all():
         xy = shapely.get_coordinates(geoms)
@@ -33,9 +40,9 @@ def ewkb_hex(geoms: np.ndarray) -> np.ndarray:
         digits = np.empty((n, 50), dtype=np.uint8)
         digits[:, 0::2] = _HEX_DIGITS[raw >> 4]
         digits[:, 1::2] = _HEX_DIGITS[raw & 0x0F]
-        return digits.view("S50").ravel().astype(str).astype(object)
-    hexes: np.ndarray = shapely.to_wkb(shapely.set_srid(geoms, SRID), hex=True, include_srid=True)
-    return hexes
+        offsets = np.arange(0, 50 * (n + 1), 50, dtype=np.int64)
+        return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(digits))
+    return pa.array(shapely.to_wkb(shapely.set_srid(geoms, SRID), hex=True, include_srid=True), type=pa.string())
 
 
 def to_copy_csv(frame: pd.DataFrame, columns: list[str]) -> bytes:
@@ -44,7 +51,7 @@ def to_copy_csv(frame: pd.DataFrame, columns: list[str]) -> bytes:
     for name in columns:
         values = frame[name]
         if name == "geometry":
-            arrays.append(pa.array(ewkb_hex(values.to_numpy()), type=pa.string()))
+            arrays.append(ewkb_hex_arrow(values.to_numpy()))
         elif name == "row_no":
             arrays.append(pa.array(values.to_numpy(dtype=np.int64)))
         else:

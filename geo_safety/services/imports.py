@@ -128,7 +128,7 @@ def load_file(
     with engine.begin() as conn:
         set_actor(conn, actor)  # for the hazard-history trigger
         area = load_service_area(conn) if layer.assign_district else None
-        validator = ChunkValidator(reader.name, layer, datum, area, rename=rename or {}, repair=repair)
+        validator = ChunkValidator(reader.name, layer, datum, area, rename=rename or {}, repair=repair, arrow_text=True)
         raw = psycopg_connection(conn)
         # a district-limited load goes through the staging table, where its rows are checked before any is written
         direct = write_scope.unrestricted and direct_load_applies(raw, layer)
