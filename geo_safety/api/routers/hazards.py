@@ -159,6 +159,6 @@ def drowning_hotspots(
     radius_m: Annotated[float | None, Query(gt=0, le=5000)] = None,
     limit: Annotated[int, Query(ge=1, le=hotspots.MAX_PAGE)] = 1000,
     offset: Offset = 0,
-) -> dict[str, Any]:
+) -> HotspotCollection:
     """Unguarded zones within ``radius_m`` (default 1000) of a school on ``date``, highest risk first."""
-    return hotspots.drowning_hotspots(engine, rules, day or today_local(), scope, radius_m, limit, offset)
+    return hotspots.hotspot_collection(engine, rules, day or today_local(), scope, radius_m, limit, offset)
