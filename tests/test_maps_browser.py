@@ -43,6 +43,10 @@ def test_today_map_in_a_real_browser(world: str, settings: Settings) -> None:
         assert (
             page.locator("path.gs-buffer").count() == 3
         )  # rings of 200, 100 and 50 m, each dissolved over the schools, cut to the view
+        # on a phone the legend starts folded to one button, so the stops are not hidden behind it
+        assert page.locator(".gs-legend .gs-fold-body").is_hidden()
+        assert page.locator(".gs-legend").bounding_box()["height"] < 60
+        page.locator(".gs-legend .gs-fold").click()
         legend = page.locator(".gs-legend").inner_text()
         assert "学校 50 米范围" in legend and "今日检查点" in legend and "行政区界" in legend
         assert "今日巡查" in page.locator(".gs-panel").inner_text()

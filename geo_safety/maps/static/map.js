@@ -64,8 +64,27 @@
 
   function props(layer) { return (layer && layer.feature && layer.feature.properties) || {}; }
 
+  /* A legend that folds to one button: on a phone (narrow screen) it starts folded, so the map is not hidden
+     behind it; the button shows or hides the rest. Returns the element its content goes into. */
+  function foldable(div) {
+    var button = text("button", "图例", "gs-fold");
+    var body = text("div", null, "gs-fold-body");
+    button.type = "button";
+    div.appendChild(button);
+    div.appendChild(body);
+    function set(folded) {
+      div.classList.toggle("gs-folded", folded);
+      button.setAttribute("aria-expanded", String(!folded));
+      button.textContent = folded ? "图例 ▸" : "图例 ▾";
+    }
+    set(window.matchMedia("(max-width: 600px)").matches);
+    L.DomEvent.on(button, "click", function () { set(!div.classList.contains("gs-folded")); });
+    return body;
+  }
+
   window.geoSafety = {
     paint: paint,
+    foldable: foldable,
     tableFor: tableFor,
     /* Bind a popup table to every feature of a GeoJSON layer. */
     table: function (layer, fields, aliases) {
@@ -82,7 +101,8 @@
       var control = L.control({position: position});
       control.onAdd = function () {
         var div = L.DomUtil.create("div", className);
-        div.innerHTML = markup;  // written by the server, every value from data escaped there
+        var body = /(^| )gs-legend( |$)/.test(className) ? foldable(div) : div;
+        body.innerHTML = markup;  // written by the server, every value from data escaped there
         paint(div);
         wire(map, div);
         L.DomEvent.disableClickPropagation(div);

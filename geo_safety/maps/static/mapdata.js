@@ -170,10 +170,11 @@
       if (!legend) {
         var lc = L.control({position: "bottomright"});
         lc.onAdd = function () {
-          legend = L.DomUtil.create("div", "gs-legend");
-          L.DomEvent.disableClickPropagation(legend);
-          L.DomEvent.disableScrollPropagation(legend);
-          return legend;
+          var div = L.DomUtil.create("div", "gs-legend");
+          legend = window.geoSafety.foldable(div);
+          L.DomEvent.disableClickPropagation(div);
+          L.DomEvent.disableScrollPropagation(div);
+          return div;
         };
         lc.addTo(map);
       }
