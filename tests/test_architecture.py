@@ -86,15 +86,16 @@ SQL_MAY_IMPORT = (
     "geo_safety.errors",
 )
 
-#: Modules whose statements moved to ``geo_safety/sql``. Not yet: inspections, plans, maps, hotspots, ogc, features
-#: (being converted), imports, bulkload, links, copy_csv, readers. ``localdb`` keeps its cluster bootstrapping
-#: (CREATE/DROP DATABASE on the maintenance database, before any schema exists).
+#: Modules whose statements moved to ``geo_safety/sql``. Not yet: imports, bulkload, links, copy_csv, readers.
+#: ``localdb`` keeps its cluster bootstrapping (CREATE/DROP DATABASE on the maintenance database, before any
+#: schema exists).
 WITHOUT_SQL = [
     *(
         f"services/{name}.py"
         for name in (
             *("audit", "backup", "basemap", "bundled", "cache", "duestate", "hazards", "health", "navigation"),
             *("photos", "reports", "sample", "scope", "sniff", "users", "validate", "visits"),
+            *("inspections", "plans", "maps", "hotspots", "features", "ogc"),
         )
     ),
     "cli.py",

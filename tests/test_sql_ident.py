@@ -6,7 +6,7 @@ import pytest
 from psycopg import sql
 
 from geo_safety.layers import Base
-from geo_safety.sql import accounts, ident, maintenance, scope, visits, zones
+from geo_safety.sql import accounts, ident, inspections, maintenance, scope, visits, zones
 
 HOSTILE = [
     "",
@@ -90,6 +90,12 @@ def test_builders_refuse_names_outside_the_schema() -> None:
         scope.first_refusal("water_hazards x, users", "id", None, scope.FEATURE_CANDIDATE)
     with pytest.raises(ValueError):
         scope.staged_candidates("schools", "id::text, password_hash", False)
+    for target in ("district_code", "premise_id, inspector", "school_id"):
+        with pytest.raises(ValueError):
+            inspections.insert_inspection(target)
+    for measures in (("fence", "deleted_at"), ("fence = TRUE, geom",), ("name",)):
+        with pytest.raises(ValueError):
+            inspections.set_measures(measures)
     for column in ("district_code OR TRUE", "users.district_code", "schools.code", "x.district_code"):
         with pytest.raises(ValueError):
             scope.rows_in_districts(column, ("450502",))
@@ -100,6 +106,8 @@ def test_builders_quote_what_they_name() -> None:
     assert 'FROM "water_hazards"' in maintenance.row_count("water_hazards").text
     assert '"depth_m" = :depth_m' in zones.update_zone(("name", "depth_m")).text
     assert 'SELECT "thumbnail" AS data' in visits.PHOTO_THUMBNAIL.text
+    assert 'INSERT INTO inspections ("hazard_id", inspected_at' in inspections.insert_inspection("hazard_id").text
+    assert 'SET "fence" = :fence, "lifebuoy" = :lifebuoy,' in inspections.set_measures(("fence", "lifebuoy")).text
     assert scope.rows_in_districts("premises.district_code", ("450502",)) == (
         '"premises"."district_code" = ANY(%s)',
         [["450502"]],

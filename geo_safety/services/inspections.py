@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Engine, TextClause, text
+from sqlalchemy import Connection, Engine, TextClause
 
 from geo_safety import queries
 from geo_safety.bounds import MAX_OFFSET, check_day
@@ -23,6 +23,7 @@ from geo_safety.services.audit import Actor, record, set_actor
 from geo_safety.services.imports import load_service_area
 from geo_safety.services.users import Principal
 from geo_safety.shapes.features import DueCollection, DueFeature, RouteFeature, RouteLine, RouteProperties, TodayRoute
+from geo_safety.sql import inspections as sql_inspections
 
 MAX_PAGE = 5000
 MAX_PLAN = 50
@@ -333,15 +334,7 @@ def record_inspection(
         off_site = None if target.distance_m is None else bool(target.distance_m > rules.off_site_m)
         column = "premise_id" if visit.target_type == "premise" else "hazard_id"
         new_id = conn.execute(
-            text(
-                f"""INSERT INTO inspections ({column}, inspected_at, inspector, result, findings, follow_up_due,
-                        position, position_datum, off_site, client_id, payload_sha256, position_accuracy_m)
-                    VALUES (:target, :at, :inspector, :result, :findings, :follow,
-                        CASE WHEN CAST(:lon AS float8) IS NULL THEN NULL
-                             ELSE ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) END, :datum, :off_site,
-                        CAST(:client_id AS uuid), :payload_sha256, :accuracy)
-                    RETURNING id"""
-            ),
+            sql_inspections.insert_inspection(column),
             {
                 "target": visit.target_id,
                 "at": at,
@@ -365,11 +358,8 @@ def record_inspection(
             if unknown:
                 raise InvalidInput(f"unknown measure {', '.join(sorted(unknown))}; use {', '.join(GUARD_MEASURES)}")
             set_actor(conn, actor)
-            assignments = ", ".join(f"{m} = :{m}" for m in visit.measures)
             conn.execute(
-                text(
-                    f"UPDATE water_hazards SET {assignments}, version = version + 1, updated_at = now() WHERE id = :id"
-                ),
+                sql_inspections.set_measures(tuple(visit.measures)),
                 {**visit.measures, "id": visit.target_id},
             )
         if visit.target_type == "premise":

@@ -6,7 +6,7 @@ import json
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, RowMapping, text
+from sqlalchemy import Engine, RowMapping
 
 from geo_safety import queries
 from geo_safety.maps import viewdata
@@ -34,6 +34,7 @@ from geo_safety.services.users import Principal
 from geo_safety.settings import Settings
 from geo_safety.shapes.features import DueFeature, HotspotCollection
 from geo_safety.shapes.plans import DayPlan
+from geo_safety.sql import districts as sql_districts
 
 
 def _features(rows: Any, props: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -362,10 +363,7 @@ def overview_data(engine: Engine, rules: RuleSet, day: date) -> list[dict[str, A
         outline = _features(conn.execute(queries.district_outline(), {"districts": None}), ("code", "name"))
         rows = conn.execute(queries.due_counts(links.cover_rules(rules)), params).mappings()
         counts = {r["district_code"]: r for r in rows}
-        students = {
-            r.district_code: int(r.students or 0)
-            for r in conn.execute(text("SELECT district_code, sum(students) AS students FROM schools GROUP BY 1"))
-        }
+        students = {r.district_code: int(r.students or 0) for r in conn.execute(sql_districts.STUDENTS)}
     for feature in outline:
         props = feature["properties"]
         code = props["code"]

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 import shapely
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine
 
 from geo_safety.crs import geodesic_distance_m
 from geo_safety.errors import InvalidInput, OutsideServiceArea
@@ -48,6 +48,7 @@ from geo_safety.shapes.plans import (
     Visit,
     ZoneChecklist,
 )
+from geo_safety.sql import plans as sql_plans
 
 DEFAULT_STOPS = 20
 MAINLAND = "mainland"
@@ -129,17 +130,13 @@ def split_land(polygons: list[shapely.Geometry]) -> tuple[LandPart, ...]:
 def land_parts(engine: Engine) -> tuple[LandPart, ...]:
     """The land parts of the districts in the database, computed once per process and outline version."""
     with engine.connect() as conn:
-        signature = conn.execute(
-            text(
-                "SELECT coalesce(md5(string_agg(code || md5(ST_AsBinary(geom)), ',' ORDER BY code)), '') FROM districts"
-            )
-        ).scalar_one()
+        signature = conn.execute(sql_plans.LAND_SIGNATURE).scalar_one()
         key = (id(engine), signature)
         with _parts_lock:
             found = _parts_cache.get(key)
         if found is not None:
             return found
-        rows = conn.execute(text("SELECT ST_AsBinary(geom) FROM districts ORDER BY code")).scalars().all()
+        rows = conn.execute(sql_plans.DISTRICT_SHAPES).scalars().all()
     parts = split_land([shapely.from_wkb(bytes(r)) for r in rows])
     with _parts_lock:
         _parts_cache[key] = parts
@@ -171,10 +168,7 @@ def _stop_key(stop: dict[str, Any]) -> tuple[str, str]:
 
 def _load(conn: Connection, user_id: int, day: date, scope: str, *, lock: bool = False) -> Any:
     return conn.execute(
-        text(
-            "SELECT id, stops, groups, created_at, updated_at FROM day_plans "
-            "WHERE user_id = :u AND day = :d AND scope = :s" + (" FOR UPDATE" if lock else "")
-        ),
+        sql_plans.PLAN_FOR_UPDATE if lock else sql_plans.PLAN,
         {"u": user_id, "d": day, "s": scope},
     ).one_or_none()
 
@@ -240,11 +234,7 @@ def _get_or_create(
     stops, groups = _new_plan(engine, rules, day, districts, limit)
     with engine.begin() as conn:
         conn.execute(
-            text(
-                "INSERT INTO day_plans (user_id, day, scope, stops, groups) "
-                "VALUES (:u, :d, :s, CAST(:stops AS jsonb), CAST(:groups AS jsonb)) "
-                "ON CONFLICT ON CONSTRAINT uq_day_plans_user_day_scope DO NOTHING"
-            ),
+            sql_plans.INSERT_PLAN,
             {"u": user.id, "d": day, "s": scope, "stops": _json(stops), "groups": _json(groups)},
         )
 
@@ -274,17 +264,7 @@ def _visits(conn: Connection, stops: list[dict[str, Any]], day: date) -> dict[tu
         return {}
     start, end = _day_bounds(day)
     rows = conn.execute(
-        text(
-            """
-SELECT DISTINCT ON (target_type, target_id) target_type, target_id, id, result, inspected_at, inspector
-  FROM (SELECT CASE WHEN premise_id IS NOT NULL THEN 'premise' ELSE 'water_hazard' END AS target_type,
-               coalesce(premise_id, hazard_id) AS target_id, id, result, inspected_at, inspector
-          FROM inspections
-         WHERE (premise_id = ANY(CAST(:premises AS text[])) OR hazard_id = ANY(CAST(:zones AS text[])))
-           AND inspected_at >= :start AND inspected_at < :end) i
- ORDER BY target_type, target_id, inspected_at DESC, id DESC
-"""
-        ),
+        sql_plans.DAY_VISITS,
         {"premises": premises, "zones": zones, "start": start, "end": end},
     ).all()
     return {
@@ -304,20 +284,10 @@ def _targets(conn: Connection, stops: list[dict[str, Any]]) -> dict[tuple[str, s
     zones = [s["target_id"] for s in stops if s["target_type"] == "water_hazard"]
     found: dict[tuple[str, str], dict[str, Any]] = {}
     if premises:
-        for r in conn.execute(
-            text("SELECT id, name, address, status FROM premises WHERE id = ANY(CAST(:ids AS text[]))"),
-            {"ids": premises},
-        ).mappings():
+        for r in conn.execute(sql_plans.PREMISE_TARGETS, {"ids": premises}).mappings():
             found[("premise", r["id"])] = dict(r)
     if zones:
-        columns = ", ".join(GUARD_MEASURES)
-        for r in conn.execute(
-            text(
-                f"SELECT id, name, kind, phone, responsible_person, responsible_unit, {columns} "
-                "FROM water_hazards WHERE id = ANY(CAST(:ids AS text[])) AND deleted_at IS NULL"
-            ),
-            {"ids": zones},
-        ).mappings():
+        for r in conn.execute(sql_plans.ZONE_TARGETS, {"ids": zones}).mappings():
             found[("water_hazard", r["id"])] = dict(r)
     return found
 
@@ -525,10 +495,7 @@ def replan(
                 planned_at=datetime.now(LOCAL_TZ).isoformat(),
             )
             conn.execute(
-                text(
-                    "UPDATE day_plans SET stops = CAST(:stops AS jsonb), groups = CAST(:groups AS jsonb), "
-                    "updated_at = now() WHERE id = :id"
-                ),
+                sql_plans.UPDATE_PLAN,
                 {"stops": _json(stops), "groups": _json(groups), "id": row.id},
             )
         row = _load(conn, user.id, day, scope_key(districts))

@@ -30,3 +30,6 @@ BASEMAP_SHAPES = text(
     ORDER BY code
     """
 )
+
+#: The students of each district's schools (``district_code, students``; NULL when none are counted). No binds.
+STUDENTS = text("SELECT district_code, sum(students) AS students FROM schools GROUP BY 1")
