@@ -86,7 +86,7 @@ SQL_MAY_IMPORT = (
     "geo_safety.errors",
 )
 
-#: Modules whose statements moved to ``geo_safety/sql``. Not yet: imports, bulkload, links, copy_csv, readers.
+#: Modules whose statements moved to ``geo_safety/sql``. Not yet: copy_csv, readers.
 #: ``localdb`` keeps its cluster bootstrapping (CREATE/DROP DATABASE on the maintenance database, before any
 #: schema exists).
 WITHOUT_SQL = [
@@ -96,6 +96,7 @@ WITHOUT_SQL = [
             *("audit", "backup", "basemap", "bundled", "cache", "duestate", "hazards", "health", "navigation"),
             *("photos", "reports", "sample", "scope", "sniff", "users", "validate", "visits"),
             *("inspections", "plans", "maps", "hotspots", "features", "ogc"),
+            *("imports", "bulkload", "links"),
         )
     ),
     "cli.py",

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from psycopg import sql
 
-from geo_safety.layers import Base
-from geo_safety.sql import accounts, ident, inspections, maintenance, scope, visits, zones
+from geo_safety.layers import Base, get_layer
+from geo_safety.layers.spec import FieldSpec
+from geo_safety.sql import accounts, ident, imports, inspections, links, maintenance, scope, visits, zones
 
 HOSTILE = [
     "",
@@ -115,3 +118,24 @@ def test_builders_quote_what_they_name() -> None:
     composed = scope.first_refusal("water_hazards", "id", "geom", scope.FEATURE_CANDIDATE).as_string()
     assert 'JOIN "water_hazards" t ON t."id" = c.id' in composed
     assert 'coalesce(t."geom",' in composed
+
+
+def test_import_and_link_statements_name_only_registered_layers() -> None:
+    """A layer spec that is not the registered one (another table, a forged field) builds nothing."""
+    premises = get_layer("premises")
+    forged = [
+        dataclasses.replace(premises, table="users"),
+        dataclasses.replace(premises, key="id; DROP TABLE users"),
+        dataclasses.replace(premises, fields=(*premises.fields, FieldSpec('x" text); DROP TABLE users; --'))),
+    ]
+    for layer in forged:
+        for build in (imports.create_staging, imports.copy_into_staging, imports.copy_into, imports.insert_staged):
+            with pytest.raises(ValueError):
+                build(layer)
+    for table, key in (("users", "id"), ("premise_school_links", "school_id"), ("premises", "id")):
+        with pytest.raises(ValueError):
+            links.copy_links(table, key)
+    assert imports.copy_into(premises).as_string().startswith('COPY "premises" ("id", "name",')
+    assert 'FROM "premises" f JOIN schools s' in links.PREMISES_AROUND_SCHOOLS
+    # a catalogue name is quoted whole, whatever it holds
+    assert imports.drop_catalogued_index('ix"; DROP TABLE users').as_string() == 'DROP INDEX "ix""; DROP TABLE users"'

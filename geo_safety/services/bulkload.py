@@ -20,11 +20,11 @@ import pandas as pd
 import shapely
 from psycopg import Connection as PgConnection
 from psycopg import errors as pg_errors
-from psycopg import sql
 
 from geo_safety.errors import ImportRejected
 from geo_safety.layers import LayerSpec
 from geo_safety.services.copy_csv import to_copy_csv
+from geo_safety.sql import imports as sql_imports
 
 _COPY_LINE = re.compile(r"line (\d+)")
 
@@ -33,15 +33,14 @@ def direct_load_applies(raw: PgConnection, layer: LayerSpec) -> bool:
     """Whether ``layer`` takes plain rows and its table is empty (checked again under the lock)."""
     if layer.key == "row" or layer.update_only or layer.name == "inspections":
         return False
-    table = sql.Identifier(layer.table)
-    if _has_rows(raw, table):
+    if _has_rows(raw, layer.table):
         return False
-    raw.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(table))
-    return not _has_rows(raw, table)
+    raw.execute(sql_imports.lock_exclusive(layer.table))
+    return not _has_rows(raw, layer.table)
 
 
-def _has_rows(raw: PgConnection, table: sql.Identifier) -> bool:
-    row = raw.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(table)).fetchone()
+def _has_rows(raw: PgConnection, table: str) -> bool:
+    row = raw.execute(sql_imports.has_rows(table)).fetchone()
     assert row is not None  # EXISTS always returns its one row
     return bool(row[0])
 
@@ -52,34 +51,23 @@ class DirectLoad:
     def __init__(self, raw: PgConnection, layer: LayerSpec, file_name: str) -> None:
         self.raw, self.layer, self.file_name = raw, layer, file_name
         self.sources = [f.name for f in layer.fields]
-        targets = list(self.sources)
         if layer.geometry:
             self.sources.append("geometry")
-            targets.append(layer.geometry_column or "geom")
             if layer.assign_district:
                 self.sources.append("district_code")
-                targets.append("district_code")
         self.key_chunks: list[pd.Series] = []
         self.xy_chunks: list[np.ndarray] = []  # point layers: what the school links are computed from
         self.rows = 0
         self.indexes = self._drop_secondary_indexes()
-        statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
-            sql.Identifier(layer.table), sql.SQL(", ").join(map(sql.Identifier, targets))
-        )
+        statement = sql_imports.copy_into(layer)  # the same columns, named as in the table
         self._stack = ExitStack()
         self._copy = self._stack.enter_context(raw.cursor().copy(statement))
 
     def _drop_secondary_indexes(self) -> list[str]:
         """Drop every index that backs no constraint (the primary key stays: it finds duplicate ids)."""
-        found = self.raw.execute(
-            """SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i
-                WHERE i.indrelid = %s::regclass
-                  AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
-                ORDER BY 1""",
-            (self.layer.table,),
-        ).fetchall()
+        found = self.raw.execute(sql_imports.SECONDARY_INDEXES, (self.layer.table,)).fetchall()
         for name, _ in found:
-            self.raw.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
+            self.raw.execute(sql_imports.drop_catalogued_index(name))
         return [definition for _, definition in found]
 
     def encode(self, frame: pd.DataFrame) -> bytes:
@@ -115,7 +103,7 @@ class DirectLoad:
             raise self._rejected(exc) from exc
         for definition in self.indexes:
             self.raw.execute(definition)
-        self.raw.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(self.layer.table)))
+        self.raw.execute(sql_imports.analyze(self.layer.table))
         return self.rows, 0, 0
 
     def _rejected(self, exc: pg_errors.Error) -> ImportRejected:

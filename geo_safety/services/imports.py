@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import shapely
 from psycopg import errors as pg_errors
-from psycopg import sql
-from sqlalchemy import Connection, Engine, text
+from psycopg.abc import Query
+from sqlalchemy import Connection, Engine
 from tqdm import tqdm
 
 from geo_safety import queries
@@ -36,20 +36,12 @@ from geo_safety.services.copy_csv import to_copy_csv
 from geo_safety.services.readers import FileReader
 from geo_safety.services.scope import WriteScope
 from geo_safety.services.validate import ChunkValidator
+from geo_safety.sql import imports as sql_imports
 
 if TYPE_CHECKING:
     from geo_safety.services.users import Principal
 
 MODES = ("append", "upsert", "replace")
-_SQL_TYPES = {
-    "text": "text",
-    "int": "integer",
-    "float": "double precision",
-    "bool": "boolean",
-    "date": "date",
-    "datetime": "timestamptz",
-    "json": "jsonb",
-}
 
 
 @dataclass
@@ -82,7 +74,7 @@ class ImportResult:
 
 
 def load_service_area(conn: Connection, margin_m: float = 250.0) -> ServiceArea:
-    rows = conn.execute(text("SELECT code, ST_AsBinary(geom) FROM districts ORDER BY code")).all()
+    rows = conn.execute(sql_imports.SERVICE_AREA).all()
     return ServiceArea([r[0] for r in rows], [shapely.from_wkb(bytes(r[1])) for r in rows], margin_m)
 
 
@@ -142,11 +134,7 @@ def load_file(
             raise
         result.inserted, result.updated, result.deleted = inserted, updated, deleted
         conn.execute(
-            text(
-                """INSERT INTO import_runs (layer, file_name, datum, mode, rows_read, inserted, updated, deleted,
-                   repaired, imported_by)
-                   VALUES (:layer, :file, :datum, :mode, :rows, :ins, :upd, :del, :rep, :by)"""
-            ),
+            sql_imports.INSERT_IMPORT_RUN,
             {
                 "layer": layer.name,
                 "file": reader.name,
@@ -267,24 +255,16 @@ class _Staging:
     def __init__(self, conn: Connection, layer: LayerSpec, write_scope: WriteScope) -> None:
         self.conn, self.layer, self.scope = conn, layer, write_scope
         self.raw = psycopg_connection(conn)  # the psycopg connection, same transaction
-        columns = [("row_no", "integer")] + [(f.name, _SQL_TYPES[f.kind]) for f in layer.fields]
-        if layer.geometry:
-            columns.append(("geometry", f"geometry({layer.geometry}, 4326)"))
-            if layer.assign_district:
-                columns.append(("district_code", "text"))
-        self.columns = [name for name, _ in columns]
-        definition = sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in columns)
-        self.raw.execute(sql.SQL("CREATE TEMP TABLE staging ({}) ON COMMIT DROP").format(definition))
+        self.columns = sql_imports.staging_columns(layer)
+        self._copy = sql_imports.copy_into_staging(layer)
+        self.raw.execute(sql_imports.create_staging(layer))
 
     def encode(self, frame: pd.DataFrame) -> bytes:
         """The chunk as COPY input, with its row numbers (no database work: may run in another thread)."""
         return to_copy_csv(frame.assign(row_no=frame.index.to_numpy()), self.columns)
 
     def write(self, frame: pd.DataFrame, data: bytes) -> None:
-        statement = sql.SQL("COPY staging ({}) FROM STDIN (FORMAT csv)").format(
-            sql.SQL(", ").join(map(sql.Identifier, self.columns))
-        )
-        with self.raw.cursor().copy(statement) as copy:
+        with self.raw.cursor().copy(self._copy) as copy:
             copy.write(data)
 
     def abort(self) -> None:
@@ -292,16 +272,15 @@ class _Staging:
 
     def keys(self) -> list[str]:
         """The ids in the file (after ``apply``: every row written)."""
-        query = sql.SQL("SELECT {} FROM staging").format(sql.Identifier(self.layer.key))
-        return [row[0] for row in self.raw.execute(query)]
+        return [row[0] for row in self.raw.execute(sql_imports.staged_keys(self.layer))]
 
-    def _first(self, query: str) -> tuple[Any, ...] | None:
+    def _first(self, query: Query) -> tuple[Any, ...] | None:
         return self.raw.execute(query).fetchone()
 
     def apply(self, mode: str, file_name: str) -> tuple[int, int, int]:
         if self.layer.key != "row":
             self._unique_keys(file_name)
-        self.raw.execute("ANALYZE staging")
+        self.raw.execute(sql_imports.ANALYZE_STAGING)
         if self.layer.name == "inspections":
             counts = self._apply_inspections(file_name)
         elif self.layer.update_only:
@@ -310,45 +289,25 @@ class _Staging:
             counts = self._apply_rows(mode, file_name)
         # fresh planner statistics: right after a bulk load the spatial joins otherwise get plans that are
         # orders of magnitude slower (seen: a city-wide hotspot query past the API's 20 s timeout)
-        self.raw.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(self.layer.table)))
+        self.raw.execute(sql_imports.analyze(self.layer.table))
         return counts
 
     def _unique_keys(self, file_name: str) -> None:
         """A unique index on the key: finds duplicates in the file, then serves the joins below."""
-        key = sql.Identifier(self.layer.key)
         try:
             with self.raw.transaction():
-                self.raw.execute(sql.SQL("CREATE UNIQUE INDEX ON staging ({})").format(key))
+                self.raw.execute(sql_imports.unique_staged_key(self.layer))
         except pg_errors.UniqueViolation:
-            dup = self.raw.execute(
-                sql.SQL(
-                    "SELECT {k}, min(row_no), max(row_no) FROM staging GROUP BY {k} HAVING count(*) > 1 "
-                    "ORDER BY max(row_no) LIMIT 1"
-                ).format(k=key)
-            ).fetchone()
+            dup = self.raw.execute(sql_imports.duplicate_staged_key(self.layer)).fetchone()
             assert dup is not None
             raise ImportRejected(
                 file_name, f"duplicate id (also in row {dup[1]})", row=dup[2], feature_id=dup[0], field=self.layer.key
             ) from None
 
-    def _target_columns(self) -> list[str]:
-        names = [f.name for f in self.layer.fields]
-        if self.layer.geometry:
-            names.append(self.layer.geometry_column or "geom")
-            if self.layer.assign_district:
-                names.append("district_code")
-        return names
-
     def _apply_rows(self, mode: str, file_name: str) -> tuple[int, int, int]:
         table, key = self.layer.table, self.layer.key
-        targets = self._target_columns()
-        sources = ["geometry" if c == self.layer.geometry_column else c for c in targets]
-        column_list = ", ".join(targets)
-        source_list = ", ".join(sources)
         if mode == "append":
-            clash = self._first(
-                f"SELECT s.row_no, s.{key} FROM staging s JOIN {table} t ON t.{key} = s.{key} ORDER BY s.row_no LIMIT 1"
-            )
+            clash = self._first(sql_imports.first_clash(self.layer))
             if clash:
                 raise ImportRejected(
                     file_name,
@@ -357,23 +316,13 @@ class _Staging:
                     feature_id=clash[1],
                     field=key,
                 )
-            cur = self.raw.execute(f"INSERT INTO {table} ({column_list}) SELECT {source_list} FROM staging")
+            cur = self.raw.execute(sql_imports.insert_staged(self.layer))
             return cur.rowcount, 0, 0
-        updates = [f"{c} = EXCLUDED.{c}" for c in targets if c != key]
-        if self.layer.table != "districts":
-            updates.append("updated_at = now()")
-        if table == "water_hazards":
-            updates += [f"version = {table}.version + 1", "deleted_at = NULL"]
         # the stored rows were checked against the caller's scope (scope.check_file); the condition here also
         # keeps a row another session moved out of it meanwhile from being taken over
         stored_in_scope, stored_params = self.scope.rows_sql(f"{table}.district_code")
         counted = self.raw.execute(
-            f"""WITH written AS (
-                    INSERT INTO {table} ({column_list}) SELECT {source_list} FROM staging
-                    ON CONFLICT ({key}) DO UPDATE SET {", ".join(updates)} WHERE {stored_in_scope}
-                    RETURNING (xmax = 0) AS is_new)
-                SELECT count(*) FILTER (WHERE is_new), count(*) FILTER (WHERE NOT is_new),
-                       (SELECT count(*) FROM staging) FROM written""",
+            sql_imports.upsert_staged(self.layer, stored_in_scope),
             stored_params or None,
         ).fetchone()
         assert counted is not None  # an aggregate always returns its one row
@@ -385,13 +334,10 @@ class _Staging:
             )
         deleted = 0
         if mode == "replace":
-            missing = f"NOT EXISTS (SELECT 1 FROM staging s WHERE s.{key} = {table}.{key})"
             in_scope, scope_params = self.scope.rows_sql(f"{table}.district_code")  # only the caller's rows go
             if table == "water_hazards":  # hazards are never deleted: they leave maps and stay in history
                 deleted = self.raw.execute(
-                    f"UPDATE {table} SET deleted_at = now(), version = version + 1 "
-                    f"WHERE deleted_at IS NULL AND {missing} AND {in_scope}",
-                    scope_params or None,
+                    sql_imports.soft_delete_missing(self.layer, in_scope), scope_params or None
                 ).rowcount
             else:
                 if table == "districts":
@@ -399,7 +345,7 @@ class _Staging:
                 try:
                     with self.raw.transaction():
                         deleted = self.raw.execute(
-                            f"DELETE FROM {table} WHERE {missing} AND {in_scope}", scope_params or None
+                            sql_imports.delete_missing(self.layer, in_scope), scope_params or None
                         ).rowcount
                 except pg_errors.ForeignKeyViolation as exc:
                     raise ImportRejected(
@@ -411,14 +357,7 @@ class _Staging:
 
     def _refuse_orphans(self, file_name: str) -> None:
         """Features keep a derived district code (no foreign key): never remove a district they still use."""
-        used = self._first(
-            """SELECT d.code FROM districts d
-                WHERE NOT EXISTS (SELECT 1 FROM staging s WHERE s.code = d.code)
-                  AND (EXISTS (SELECT 1 FROM schools x WHERE x.district_code = d.code)
-                       OR EXISTS (SELECT 1 FROM premises x WHERE x.district_code = d.code)
-                       OR EXISTS (SELECT 1 FROM water_hazards x WHERE x.district_code = d.code))
-                LIMIT 1"""
-        )
+        used = self._first(sql_imports.ORPHANED_DISTRICT)
         if used:
             raise ImportRejected(
                 file_name,
@@ -427,10 +366,7 @@ class _Staging:
             )
 
     def _apply_campuses(self, mode: str, file_name: str) -> tuple[int, int, int]:
-        unknown = self._first(
-            "SELECT s.row_no, s.id FROM staging s LEFT JOIN schools t ON t.id = s.id "
-            "WHERE t.id IS NULL ORDER BY s.row_no LIMIT 1"
-        )
+        unknown = self._first(sql_imports.UNKNOWN_SCHOOL)
         if unknown:
             raise ImportRejected(
                 file_name,
@@ -439,9 +375,7 @@ class _Staging:
                 feature_id=unknown[1],
                 field="id",
             )
-        far = self._first("""SELECT s.row_no, s.id FROM staging s JOIN schools t ON t.id = s.id
-                             WHERE NOT ST_DWithin(t.geom::geography, s.geometry::geography, 500)
-                             ORDER BY s.row_no LIMIT 1""")
+        far = self._first(sql_imports.FAR_CAMPUS)
         if far:
             raise ImportRejected(
                 file_name,
@@ -450,26 +384,15 @@ class _Staging:
                 feature_id=far[1],
                 field="geometry",
             )
-        updated = self.raw.execute(
-            "UPDATE schools SET campus = s.geometry, updated_at = now() FROM staging s WHERE schools.id = s.id"
-        ).rowcount
+        updated = self.raw.execute(sql_imports.SET_CAMPUSES).rowcount
         cleared = 0
         if mode == "replace":
-            cleared = self.raw.execute(
-                "UPDATE schools SET campus = NULL, updated_at = now() WHERE campus IS NOT NULL "
-                "AND NOT EXISTS (SELECT 1 FROM staging s WHERE s.id = schools.id)"
-            ).rowcount
+            cleared = self.raw.execute(sql_imports.CLEAR_MISSING_CAMPUSES).rowcount
         return 0, updated, cleared
 
     def _apply_inspections(self, file_name: str) -> tuple[int, int, int]:
-        self.raw.execute("""
-            ALTER TABLE staging ADD premise_id text, ADD hazard_id text;
-            UPDATE staging s SET premise_id = p.id FROM premises p
-             WHERE p.id = s.target_id AND coalesce(s.target_type, 'premise') = 'premise';
-            UPDATE staging s SET hazard_id = h.id FROM water_hazards h
-             WHERE h.id = s.target_id AND coalesce(s.target_type, 'water_hazard') = 'water_hazard';""")
-        bad = self._first("""SELECT row_no, target_id, premise_id IS NOT NULL AND hazard_id IS NOT NULL FROM staging
-                             WHERE num_nonnulls(premise_id, hazard_id) <> 1 ORDER BY row_no LIMIT 1""")
+        self.raw.execute(sql_imports.RESOLVE_TARGETS)
+        bad = self._first(sql_imports.BAD_TARGET)
         if bad:
             problem = (
                 "the id names both a premise and a water hazard; add target_type"
@@ -477,10 +400,7 @@ class _Staging:
                 else "unknown target: no premise or water hazard has this id"
             )
             raise ImportRejected(file_name, problem, row=bad[0], feature_id=bad[1], field="target_id")
-        future = self._first(
-            "SELECT row_no, target_id FROM staging WHERE inspected_at > now() + interval '1 day' "
-            "ORDER BY row_no LIMIT 1"
-        )
+        future = self._first(sql_imports.FUTURE_VISIT)
         if future:
             raise ImportRejected(
                 file_name,
@@ -489,19 +409,11 @@ class _Staging:
                 feature_id=future[1],
                 field="inspected_at",
             )
-        self.raw.execute("CREATE TEMP TABLE written_inspections (id bigint) ON COMMIT DROP")
-        cur = self.raw.execute("""
-            WITH written AS (
-                INSERT INTO inspections (premise_id, hazard_id, inspected_at, inspector, result, findings,
-                                         follow_up_due)
-                SELECT premise_id, hazard_id, inspected_at, inspector, result, findings, follow_up_due
-                  FROM staging ORDER BY row_no
-                RETURNING id)
-            INSERT INTO written_inspections SELECT id FROM written""")
+        self.raw.execute(sql_imports.CREATE_WRITTEN_INSPECTIONS)
+        cur = self.raw.execute(sql_imports.INSERT_INSPECTIONS)
         # each visit's status from its day on, then the premises' current status from their history
-        self.raw.execute(queries.status_from_inspections("SELECT id FROM written_inspections").text)
-        visited = "SELECT premise_id FROM staging WHERE premise_id IS NOT NULL"
-        self.raw.execute(queries.sync_premise_status(visited).text)
+        self.raw.execute(queries.status_from_inspections(sql_imports.WRITTEN_INSPECTION_IDS).text)
+        self.raw.execute(queries.sync_premise_status(sql_imports.VISITED_PREMISES).text)
         return cur.rowcount, 0, 0
 
 

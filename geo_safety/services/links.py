@@ -17,18 +17,20 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import shapely
 from psycopg import Connection as PgConnection
+from psycopg.abc import Query
 
 from geo_safety.proximity import HAZARD_REACH_M, PREMISE_REACH_M, pairs_within
 from geo_safety.ruleset import RuleSet
+from geo_safety.sql import links as sql_links
 
 #: Refreshing every feature is cheaper than finding the affected ones when this many schools changed.
 _MANY_SCHOOLS = 500
 
 
-def _read(raw: PgConnection, query: str, params: Sequence[object] = ()) -> pa.Table:
-    """Rows of ``query`` through ``COPY … TO STDOUT`` (CSV), as an Arrow table of strings."""
+def _read(raw: PgConnection, statement: Query, params: Sequence[object] = ()) -> pa.Table:
+    """Rows of a ``COPY … TO STDOUT`` (CSV with a header) statement, as an Arrow table of strings."""
     buffer = io.BytesIO()
-    with raw.cursor().copy(f"COPY ({query}) TO STDOUT (FORMAT csv, HEADER)", params) as copy:
+    with raw.cursor().copy(statement, params) as copy:
         for chunk in copy:
             buffer.write(chunk)
     if not buffer.getbuffer().nbytes:
@@ -40,11 +42,7 @@ def _read(raw: PgConnection, query: str, params: Sequence[object] = ()) -> pa.Ta
 
 def _schools(raw: PgConnection) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Ids, footprints (campus, else gate) and whether each school is a kindergarten."""
-    table = _read(
-        raw,
-        "SELECT id, encode(ST_AsBinary(coalesce(campus, geom)), 'hex') AS wkb, (kind = 'kindergarten')::int AS kg"
-        " FROM schools",
-    )
+    table = _read(raw, sql_links.COPY_SCHOOLS)
     if not table.num_rows:
         return np.empty(0, dtype=object), np.empty(0, dtype=object), np.empty(0, dtype=bool)
     ids = table.column("id").to_numpy(zero_copy_only=False)
@@ -71,7 +69,7 @@ def _write(raw: PgConnection, table: str, key: str, ids: np.ndarray, school_ids:
     data = pa.table({key: pa.array(ids, type=pa.string()), "school_id": school_ids, "distance_m": dist})
     sink = io.BytesIO()
     pa_csv.write_csv(data, sink, pa_csv.WriteOptions(include_header=False))
-    with raw.cursor().copy(f"COPY {table} ({key}, school_id, distance_m) FROM STDIN (FORMAT csv)") as copy:
+    with raw.cursor().copy(sql_links.copy_links(table, key)) as copy:
         copy.write(sink.getvalue())
     return len(ids)
 
@@ -83,17 +81,17 @@ def refresh_premises(raw: PgConnection, ids: Sequence[str] | None = None) -> int
     a premise is in scope and which school it is reported against; the number of links is returned.
     """
     if ids is None:
-        raw.execute("TRUNCATE premise_school_links")
-        query, params = "SELECT id, ST_X(geom) AS x, ST_Y(geom) AS y FROM premises", []
+        raw.execute(sql_links.TRUNCATE_PREMISE_LINKS)
+        statement, params = sql_links.COPY_ALL_PREMISES, []
     else:
         if not ids:
             return 0
-        raw.execute("DELETE FROM premise_school_links WHERE premise_id = ANY(%s)", (list(ids),))
-        query, params = "SELECT id, ST_X(geom) AS x, ST_Y(geom) AS y FROM premises WHERE id = ANY(%s)", [list(ids)]
+        raw.execute(sql_links.DELETE_PREMISE_LINKS, (list(ids),))
+        statement, params = sql_links.COPY_PREMISES, [list(ids)]
     schools = _schools(raw)
     if not len(schools[0]):  # nothing to link to: reading the premises back would be wasted (a first load)
         return 0
-    table = _read(raw, query, params)
+    table = _read(raw, statement, params)
     if not table.num_rows:
         return 0
     premise_ids = table.column("id").to_numpy(zero_copy_only=False)
@@ -133,15 +131,14 @@ def _link_points(
 
 def refresh_hazards(raw: PgConnection, ids: Sequence[str] | None = None) -> int:
     """Recompute the school links of water zones ``ids`` (``None``: all); removed zones keep none."""
-    query = "SELECT id, encode(ST_AsBinary(geom), 'hex') AS wkb FROM water_hazards WHERE deleted_at IS NULL"
     if ids is None:
-        raw.execute("TRUNCATE hazard_school_links")
-        table = _read(raw, query)
+        raw.execute(sql_links.TRUNCATE_ZONE_LINKS)
+        table = _read(raw, sql_links.COPY_ALL_ZONES)
     else:
         if not ids:
             return 0
-        raw.execute("DELETE FROM hazard_school_links WHERE hazard_id = ANY(%s)", (list(ids),))
-        table = _read(raw, query + " AND id = ANY(%s)", (list(ids),))
+        raw.execute(sql_links.DELETE_ZONE_LINKS, (list(ids),))
+        table = _read(raw, sql_links.COPY_ZONES, (list(ids),))
     if not table.num_rows:
         return 0
     school_ids, school_geoms, _ = _schools(raw)
@@ -157,24 +154,8 @@ def refresh_around_schools(raw: PgConnection, school_ids: Sequence[str] | None =
         refresh_all(raw)
         return
     ids = list(school_ids)
-    # the footprint's box widened by the reach in degrees (≥ 110 km a degree of latitude, ≥ 110 km·cos φ of
-    # longitude), so the geometry index finds every feature that may lie within reach (and a few more)
-    near = """SELECT DISTINCT f.id FROM {table} f JOIN schools s ON f.geom && ST_Expand(
-                  coalesce(s.campus, s.geom),
-                  %(reach)s / (110000 * cos(radians(least(89, greatest(abs(ST_YMin(coalesce(s.campus, s.geom))),
-                      abs(ST_YMax(coalesce(s.campus, s.geom)))) + %(reach)s / 110000.0)))),
-                  %(reach)s / 110000.0)
-               WHERE s.id = ANY(%(ids)s)"""
-    premises = raw.execute(
-        "SELECT premise_id FROM premise_school_links WHERE school_id = ANY(%(ids)s) UNION "
-        + near.format(table="premises"),
-        {"ids": ids, "reach": PREMISE_REACH_M},
-    ).fetchall()
-    hazards = raw.execute(
-        "SELECT hazard_id FROM hazard_school_links WHERE school_id = ANY(%(ids)s) UNION "
-        + near.format(table="water_hazards"),
-        {"ids": ids, "reach": HAZARD_REACH_M},
-    ).fetchall()
+    premises = raw.execute(sql_links.PREMISES_AROUND_SCHOOLS, {"ids": ids, "reach": PREMISE_REACH_M}).fetchall()
+    hazards = raw.execute(sql_links.ZONES_AROUND_SCHOOLS, {"ids": ids, "reach": HAZARD_REACH_M}).fetchall()
     refresh_premises(raw, [r[0] for r in premises])
     refresh_hazards(raw, [r[0] for r in hazards])
 
