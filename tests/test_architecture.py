@@ -1,4 +1,4 @@
-"""Imports flow one way: api/cli → services → queries/maps → layers → rules/crs/db → settings/errors."""
+"""Imports flow one way: api/cli → services → sql/maps → layers → rules/crs/db → settings/errors."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ PACKAGE = Path(__file__).resolve().parent.parent / "geo_safety"
 # module prefix → prefixes it must never import
 FORBIDDEN = {
     # the app factory opens the pool (db); routers only call services
-    "geo_safety.api": ("geo_safety.layers", "geo_safety.queries", "geo_safety.localdb"),
+    "geo_safety.api": ("geo_safety.layers", "geo_safety.sql", "geo_safety.localdb"),
     "geo_safety.api.routers": ("geo_safety.db",),
-    "geo_safety.maps": ("geo_safety.db", "geo_safety.services", "geo_safety.api", "geo_safety.queries"),
+    "geo_safety.maps": ("geo_safety.db", "geo_safety.services", "geo_safety.api", "geo_safety.sql"),
     "geo_safety.services": ("geo_safety.api", "geo_safety.cli"),
     "geo_safety.layers": ("geo_safety.services", "geo_safety.api", "geo_safety.db", "geo_safety.cli"),
     "geo_safety.rules": ("geo_safety.layers", "geo_safety.services", "geo_safety.api", "geo_safety.db"),
@@ -23,12 +23,12 @@ FORBIDDEN = {
         "geo_safety.services",
         "geo_safety.api",
         "geo_safety.db",
-        "geo_safety.queries",
+        "geo_safety.sql",
         "geo_safety.layers",
         "geo_safety.maps",
         "geo_safety.cli",
     ),
-    # the statements the services run: beside queries, below every caller
+    # the statements the services run (the spatial reads among them): below every caller
     "geo_safety.sql": ("geo_safety.services", "geo_safety.api", "geo_safety.cli", "geo_safety.maps"),
     "geo_safety.settings": ("geo_safety",),
     "geo_safety.errors": ("geo_safety",),

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection, Engine, text
 
-from geo_safety import queries
 from geo_safety.db import psycopg_connection as raw_connection
 from geo_safety.rules import LOCAL_TZ, today_local
 from geo_safety.ruleset import load_rules
@@ -25,6 +24,7 @@ from geo_safety.services.imports import load_file
 from geo_safety.services.inspections import NewInspection, due_params
 from geo_safety.services.users import Principal
 from geo_safety.settings import Settings
+from geo_safety.sql import reads as sql_reads
 from tests.conftest import DATA_DIR, fresh_sample
 
 RULES = load_rules()
@@ -85,13 +85,13 @@ def assert_state_answers_like_exact(engine: Engine, day: date) -> int:
         for scope in (*((d,) for d in DISTRICTS), None):
             for include_all in (False, True):
                 params = due_params(RULES, day, scope, include_all=include_all)
-                exact = [tuple(r) for r in conn.execute(queries.due_targets(True), params)]
+                exact = [tuple(r) for r in conn.execute(sql_reads.due_targets(True), params)]
                 for unsure, one in ((False, False), (True, False), (False, True)):
-                    if not unsure and conn.execute(queries.unsure_state(), params).scalar_one():
+                    if not unsure and conn.execute(sql_reads.unsure_state(), params).scalar_one():
                         continue  # the lean statements are only used when no row holds a later record
                     if one and (scope is None or include_all):
                         continue  # ordered runs: one district's due rows only
-                    statement = queries.due_targets_from_state(unsure, one)
+                    statement = sql_reads.due_targets_from_state(unsure, one)
                     fast = [tuple(r) for r in conn.execute(statement, params)]
                     assert fast == exact, (scope, include_all, unsure, one, _first_difference(fast, exact))
                     # the runs stop after limit + offset rows (small ints: psycopg sends them as int2, whose sum
@@ -115,9 +115,9 @@ def assert_hotspots_like_exact(engine: Engine, day: date) -> None:
         assert duestate.exposure_usable(conn, RULES.hazards.radius_m)
         for scope in (*([d] for d in DISTRICTS), [DISTRICTS[0], DISTRICTS[3]], None):
             params = hotspot_params(RULES, day, scope, limit=5000)
-            exact = _rounded([dict(r) for r in conn.execute(queries.drowning_hotspots(True), params).mappings()])
+            exact = _rounded([dict(r) for r in conn.execute(sql_reads.drowning_hotspots(True), params).mappings()])
             kept = _rounded(
-                [dict(r) for r in conn.execute(queries.drowning_hotspots(True, exposure=True), params).mappings()]
+                [dict(r) for r in conn.execute(sql_reads.drowning_hotspots(True, exposure=True), params).mappings()]
             )
             assert exact and kept == exact, (scope, _first_difference(kept, exact))
 
@@ -176,7 +176,7 @@ def test_a_closure_recorded_ahead_is_judged_for_each_day(world: Engine) -> None:
             ),
             {"p": premise, "d": ahead},
         )
-        assert conn.execute(queries.unsure_state(), {"districts": None, "day": today_local()}).scalar_one()
+        assert conn.execute(sql_reads.unsure_state(), {"districts": None, "day": today_local()}).scalar_one()
     _check(world)  # today: still open, still due (judged exactly)
     _check(world, ahead + timedelta(days=1))  # after the closure's day: gone
     on_day = inspections.due(world, RULES, ahead, None, limit=5000)["features"]
@@ -278,8 +278,8 @@ def test_rules_change_recomputes_and_other_rules_take_the_exact_path(world: Engi
         assert duestate.usable(conn, shorter, today_local(), today_local())
         assert not duestate.usable(conn, RULES, today_local(), today_local())
         params = due_params(shorter, today_local(), None)
-        exact = [tuple(r) for r in conn.execute(queries.due_targets(True), params)]
-        fast = [tuple(r) for r in conn.execute(queries.due_targets_from_state(True), params)]
+        exact = [tuple(r) for r in conn.execute(sql_reads.due_targets(True), params)]
+        fast = [tuple(r) for r in conn.execute(sql_reads.due_targets_from_state(True), params)]
     assert fast == exact and exact
     assert duestate.ensure(world, RULES)
     _check(world)
@@ -318,8 +318,8 @@ def test_two_visits_in_one_second_keep_their_order(world: Engine) -> None:
                     ).scalar_one()
                 )
         # the ids in reverse, as a hash join over a large import may yield them
-        conn.execute(queries.status_from_inspections(), {"ids": ids[::-1]})
-        conn.execute(queries.sync_premise_status(), {"ids": [reopened, closed]})
+        conn.execute(sql_reads.status_from_inspections(), {"ids": ids[::-1]})
+        conn.execute(sql_reads.sync_premise_status(), {"ids": [reopened, closed]})
     with world.connect() as conn:
         status = dict(
             conn.execute(

@@ -16,8 +16,8 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from geo_safety import queries
 from geo_safety.layers import FEATURE_LAYERS, LAYER_MODELS, LAYERS, Base, exposed, exposure, feature_layer
+from geo_safety.sql import reads as sql_reads
 
 #: the importer's kind of a field → the database types that hold it
 KIND_TYPES = {
@@ -222,7 +222,7 @@ class _Odd(_OddBase):
 def test_feature_statements_quote_the_names_they_build_from(conn: Connection, monkeypatch: pytest.MonkeyPatch) -> None:
     layer = feature_layer(_Odd)  # any declarative model derives the same way
     assert layer is not None and layer.columns == ("key; drop", "Select", "district code")
-    monkeypatch.setitem(queries.FEATURE_LAYERS, "odd", layer)
+    monkeypatch.setitem(sql_reads.FEATURE_LAYERS, "odd", layer)
     table = _Odd.__table__
     assert isinstance(table, Table)
     try:
@@ -235,16 +235,18 @@ def test_feature_statements_quote_the_names_they_build_from(conn: Connection, mo
         ]
         names = ("key; drop", "Select", "district code", "geom", "gone at")
         conn.execute(table.insert(), [dict(zip(names, (*r[:3], f"SRID=4326;{r[3]}", r[4]), strict=True)) for r in rows])
-        where = queries.FeatureFilter(scoped=True, properties=("Select",), bbox=True)
+        where = sql_reads.FeatureFilter(scoped=True, properties=("Select",), bbox=True)
         params = {"districts": ["450502"], "f0": "x'y", "minx": 109, "miny": 21, "maxx": 110, "maxy": 22}
-        page = conn.execute(queries.features_page("odd", where), {**params, "limit": 10, "offset": 0}).mappings().all()
+        page = (
+            conn.execute(sql_reads.features_page("odd", where), {**params, "limit": 10, "offset": 0}).mappings().all()
+        )
         assert [(r["key; drop"], r["Select"], r["matched"]) for r in page] == [("a", "x'y", 1)]
         assert json.loads(page[0]["geometry"]) == {"type": "Point", "coordinates": [109.1, 21.5]}
-        assert conn.execute(queries.features_count("odd", where), params).scalar_one() == 1
-        extent = conn.execute(queries.features_extent("odd"), {}).one()
+        assert conn.execute(sql_reads.features_count("odd", where), params).scalar_one() == 1
+        extent = conn.execute(sql_reads.features_extent("odd"), {}).one()
         assert [round(v, 6) for v in extent] == [109.1, 21.5, 109.3, 21.7]
         tile = conn.execute(
-            queries.features_tile("odd", queries.FeatureFilter(scoped=True)),
+            sql_reads.features_tile("odd", sql_reads.FeatureFilter(scoped=True)),
             {"z": 0, "x": 0, "y": 0, "layer": "odd", "districts": ["450521"]},
         ).scalar_one()
         assert b"450521" in bytes(tile) and b"450502" not in bytes(tile)

@@ -11,7 +11,6 @@ import pytest
 import shapely
 from sqlalchemy import Engine, text
 
-from geo_safety import queries
 from geo_safety.proximity import HAZARD_REACH_M, PREMISE_REACH_M
 from geo_safety.ruleset import load_rules
 from geo_safety.services import hazards
@@ -20,6 +19,7 @@ from geo_safety.services.hotspots import hotspot_params
 from geo_safety.services.imports import load_file
 from geo_safety.services.inspections import due_params
 from geo_safety.services.users import Principal
+from geo_safety.sql import reads as sql_reads
 from tests.conftest import DATA_DIR, fresh_sample
 
 ADMIN = Principal(0, "admin", "admin", None)
@@ -119,13 +119,13 @@ def _same(linked: dict[str, dict], live: dict[str, dict], approx: tuple[str, ...
 def test_linked_queries_answer_as_the_live_ones(sample: Engine, day: date) -> None:
     rules = load_rules()
     params = due_params(rules, day, None, include_all=True)
-    linked = _by_id(sample, queries.due_targets(True), params, "id")
+    linked = _by_id(sample, sql_reads.due_targets(True), params, "id")
     assert len(linked) > 100
-    _same(linked, _by_id(sample, queries.due_targets(False), params, "id"), ("distance_m",))
+    _same(linked, _by_id(sample, sql_reads.due_targets(False), params, "id"), ("distance_m",))
     hot = hotspot_params(rules, day, None, limit=10_000)
-    linked = _by_id(sample, queries.drowning_hotspots(True), hot, "hazard_id")
+    linked = _by_id(sample, sql_reads.drowning_hotspots(True), hot, "hazard_id")
     assert len(linked) > 10
-    _same(linked, _by_id(sample, queries.drowning_hotspots(False), hot, "hazard_id"), ("distance_m", "risk_score"))
+    _same(linked, _by_id(sample, sql_reads.drowning_hotspots(False), hot, "hazard_id"), ("distance_m", "risk_score"))
 
 
 def test_links_follow_edits_and_imports(sample: Engine, tmp_path: Path) -> None:

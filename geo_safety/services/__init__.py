@@ -1,1 +1,1 @@
-"""Use cases: each owns its transaction, calls queries and applies the rules."""
+"""Use cases: each owns its transaction, runs the statements of ``geo_safety.sql`` and applies the rules."""

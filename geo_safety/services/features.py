@@ -7,10 +7,10 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from geo_safety import queries
 from geo_safety.errors import InvalidInput, NotFound
 from geo_safety.layers import get_layer
 from geo_safety.services.users import Principal
+from geo_safety.sql import reads as sql_reads
 
 MAX_LIMIT = 10_000
 
@@ -19,14 +19,14 @@ def check_district(engine: Engine, code: str | None) -> None:
     if code is None:
         return
     with engine.connect() as conn:
-        if not conn.execute(queries.district_exists(), {"code": code}).scalar_one():
+        if not conn.execute(sql_reads.district_exists(), {"code": code}).scalar_one():
             raise NotFound(f"没有这个区县代码 {code!r} (unknown district)")
 
 
 def district_names(engine: Engine, user: Principal) -> list[tuple[str, str]]:
     """(code, name) of the districts the account covers, for its home page."""
     with engine.connect() as conn:
-        rows = conn.execute(queries.district_names(), {"districts": list(user.districts) if user.districts else None})
+        rows = conn.execute(sql_reads.district_names(), {"districts": list(user.districts) if user.districts else None})
         return [(r.code, r.name) for r in rows]
 
 
@@ -44,7 +44,7 @@ def required_fields(layer: str) -> tuple[str, ...]:
 def feature_collection(
     engine: Engine, layer: str, districts: tuple[str, ...] | None, limit: int = 1000, offset: int = 0
 ) -> dict[str, Any]:
-    if layer not in queries.FEATURE_LAYERS:
+    if layer not in sql_reads.FEATURE_LAYERS:
         raise NotFound(f"unknown layer {layer!r}")
     if not 1 <= limit <= MAX_LIMIT or offset < 0:
         raise InvalidInput(f"limit must be 1..{MAX_LIMIT} and offset ≥ 0")
@@ -52,7 +52,7 @@ def feature_collection(
     if districts is not None:
         params["districts"] = list(districts)
     with engine.connect() as conn:
-        statement = queries.features_page(layer, queries.FeatureFilter(scoped=districts is not None))
+        statement = sql_reads.features_page(layer, sql_reads.FeatureFilter(scoped=districts is not None))
         rows = conn.execute(statement, params).mappings().all()
     features = []
     for row in rows:

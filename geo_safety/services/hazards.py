@@ -16,7 +16,6 @@ import shapely
 from pyproj import Geod
 from sqlalchemy import Connection, Engine
 
-from geo_safety import queries
 from geo_safety.crs import Datum
 from geo_safety.db import psycopg_connection
 from geo_safety.errors import (
@@ -35,6 +34,7 @@ from geo_safety.services.audit import Actor, record, set_actor
 from geo_safety.services.imports import load_service_area
 from geo_safety.services.users import Principal
 from geo_safety.services.validate import ChunkValidator
+from geo_safety.sql import reads as sql_reads
 from geo_safety.sql import zones as sql_zones
 
 LAYER = get_layer("water_hazards")
@@ -142,7 +142,7 @@ def _feature(conn: Connection, rules: RuleSet, hazard_id: str, day: date, user: 
             code="zone.deleted",
         )
     facts = {**rules.day_facts(day), "districts": [row["district_code"]]}
-    state = {r.id: r.missing for r in conn.execute(queries.zone_guard_state(), facts)}
+    state = {r.id: r.missing for r in conn.execute(sql_reads.zone_guard_state(), facts)}
     props = {k: v for k, v in row.items() if k not in ("geometry", "deleted_at")}
     props["depth_m"] = None if props["depth_m"] is None else float(props["depth_m"])
     props["updated_at"] = props["updated_at"].isoformat()

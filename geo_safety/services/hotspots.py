@@ -9,13 +9,13 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from geo_safety import queries
 from geo_safety.bounds import MAX_OFFSET, check_day
 from geo_safety.errors import InvalidInput
 from geo_safety.rules import today_local
 from geo_safety.ruleset import RuleSet
 from geo_safety.services import duestate, links
 from geo_safety.shapes.features import HotspotCollection
+from geo_safety.sql import reads as sql_reads
 
 MAX_PAGE = 5000
 
@@ -29,7 +29,7 @@ def hotspot_params(
     limit: int = 1000,
     offset: int = 0,
 ) -> dict[str, Any]:
-    """The binds of ``queries.drowning_hotspots`` for ``day`` (the rules' radius unless ``radius_m``)."""
+    """The binds of ``sql.reads.drowning_hotspots`` for ``day`` (the rules' radius unless ``radius_m``)."""
     weights = rules.hazards.kind_weights
     return {
         **rules.day_facts(day),
@@ -51,11 +51,11 @@ def drowning_hotspots(
     limit: int = 1000,
     offset: int = 0,
 ) -> dict[str, Any]:
-    """Plain GeoJSON of hotspots, highest ``risk_score`` first (see ``queries.drowning_hotspots`` for the formula):
+    """Plain GeoJSON of hotspots, highest ``risk_score`` first (see ``sql.reads.drowning_hotspots`` for the formula):
     for the OGC items, which filter and annotate the features; the maps and the API read ``hotspot_collection``.
 
     ``districts`` scopes the schools as well as the zones: schools of other districts are only counted
-    (``schools_in_other_districts``), never named (see ``queries.drowning_hotspots``).
+    (``schools_in_other_districts``), never named (see ``sql.reads.drowning_hotspots``).
     """
     check_day(day)
     radius = radius_m or rules.hazards.radius_m
@@ -67,7 +67,7 @@ def drowning_hotspots(
     with engine.connect() as conn:
         # a past day: the zones as they stood then (later edits and deletions change nothing); else as now
         past = day < today_local()
-        statement = queries.drowning_hotspots(
+        statement = sql_reads.drowning_hotspots(
             links.cover_radius(radius), as_of=past, exposure=not past and duestate.exposure_usable(conn, radius)
         )
         rows = conn.execute(statement, params).mappings().all()
@@ -125,7 +125,7 @@ def school_rings(engine: Engine, found: HotspotCollection, districts: tuple[str,
         "districts": list(districts) if districts else None,
     }
     with engine.connect() as conn:
-        rows = conn.execute(queries.schools_near_zones(), params).mappings().all()
+        rows = conn.execute(sql_reads.schools_near_zones(), params).mappings().all()
     return [
         {
             "type": "Feature",
@@ -141,7 +141,7 @@ def zones(engine: Engine, rules: RuleSet, day: date, districts: tuple[str, ...] 
     check_day(day)
     params = {**rules.day_facts(day), "districts": list(districts) if districts else None}
     with engine.connect() as conn:
-        rows = conn.execute(queries.zone_guard_state(), params).mappings().all()
+        rows = conn.execute(sql_reads.zone_guard_state(), params).mappings().all()
     return [
         {
             "type": "Feature",

@@ -23,7 +23,6 @@ from psycopg.abc import Query
 from sqlalchemy import Connection, Engine
 from tqdm import tqdm
 
-from geo_safety import queries
 from geo_safety.area import ServiceArea
 from geo_safety.crs import Datum, parse_datum
 from geo_safety.db import psycopg_connection
@@ -37,6 +36,7 @@ from geo_safety.services.readers import FileReader
 from geo_safety.services.scope import WriteScope
 from geo_safety.services.validate import ChunkValidator
 from geo_safety.sql import imports as sql_imports
+from geo_safety.sql import reads as sql_reads
 
 if TYPE_CHECKING:
     from geo_safety.services.users import Principal
@@ -412,8 +412,8 @@ class _Staging:
         self.raw.execute(sql_imports.CREATE_WRITTEN_INSPECTIONS)
         cur = self.raw.execute(sql_imports.INSERT_INSPECTIONS)
         # each visit's status from its day on, then the premises' current status from their history
-        self.raw.execute(queries.status_from_inspections(sql_imports.WRITTEN_INSPECTION_IDS).text)
-        self.raw.execute(queries.sync_premise_status(sql_imports.VISITED_PREMISES).text)
+        self.raw.execute(sql_reads.status_from_inspections(sql_imports.WRITTEN_INSPECTION_IDS).text)
+        self.raw.execute(sql_reads.sync_premise_status(sql_imports.VISITED_PREMISES).text)
         return cur.rowcount, 0, 0
 
 

@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, Engine, TextClause
 
-from geo_safety import queries
 from geo_safety.bounds import MAX_OFFSET, check_day
 from geo_safety.crs import Datum, geodesic_distance_m, to_wgs84
 from geo_safety.errors import InvalidInput, NotFound, OutsideServiceArea
@@ -24,6 +23,7 @@ from geo_safety.services.imports import load_service_area
 from geo_safety.services.users import Principal
 from geo_safety.shapes.features import DueCollection, DueFeature, RouteFeature, RouteLine, RouteProperties, TodayRoute
 from geo_safety.sql import inspections as sql_inspections
+from geo_safety.sql import reads as sql_reads
 
 MAX_PAGE = 5000
 MAX_PLAN = 50
@@ -50,7 +50,7 @@ def due_params(
     with_zones: bool = True,
     include_all: bool = False,
 ) -> dict[str, Any]:
-    """The binds of ``queries.due_targets`` (and ``due_counts``) for ``day``."""
+    """The binds of ``sql.reads.due_targets`` (and ``due_counts``) for ``day``."""
     return {
         **rule_params(rules),
         **rules.day_facts(day),
@@ -95,8 +95,8 @@ def due_statement(conn: Connection, rules: RuleSet, day: date, params: dict[str,
     later), else the exact one (from the stored links, or measured now when the rules reach beyond them)."""
     if duestate.usable(conn, rules, day, today_local()):
         one = bool(params["districts"]) and len(params["districts"]) == 1 and not params["include_all"]
-        return queries.due_targets_from_state(conn.execute(queries.unsure_state(), params).scalar_one(), one)
-    return queries.due_targets(links.cover_rules(rules))
+        return sql_reads.due_targets_from_state(conn.execute(sql_reads.unsure_state(), params).scalar_one(), one)
+    return sql_reads.due_targets(links.cover_rules(rules))
 
 
 def due(
@@ -326,7 +326,7 @@ def record_inspection(
                 f"the position {visit.lon}, {visit.lat} ({visit.datum.value}) lies outside the service area"
             )
         target = conn.execute(
-            queries.inspection_target(),
+            sql_reads.inspection_target(),
             {"target_type": visit.target_type, "target_id": visit.target_id, "lon": lon, "lat": lat},
         ).one_or_none()
         if target is None or not user.covers(target.district_code):  # the same answer: no district revealed
@@ -365,8 +365,8 @@ def record_inspection(
         if visit.target_type == "premise":
             # closed/not_found closes the premise from the visit's day, pass/fail finds it open from then on;
             # the current status follows the history (a back-dated visit does not undo a later one)
-            conn.execute(queries.status_from_inspections(), {"ids": [new_id]})
-            conn.execute(queries.sync_premise_status(), {"ids": [visit.target_id]})
+            conn.execute(sql_reads.status_from_inspections(), {"ids": [new_id]})
+            conn.execute(sql_reads.sync_premise_status(), {"ids": [visit.target_id]})
         details = {
             "result": visit.result,
             "off_site": off_site,

@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy import Engine, RowMapping
 
-from geo_safety import queries
 from geo_safety.maps import viewdata
 from geo_safety.maps.render import (
     DISTRICT_LINE,
@@ -35,6 +34,7 @@ from geo_safety.settings import Settings
 from geo_safety.shapes.features import DueFeature, HotspotCollection
 from geo_safety.shapes.plans import DayPlan
 from geo_safety.sql import districts as sql_districts
+from geo_safety.sql import reads as sql_reads
 
 
 def _features(rows: Any, props: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -176,10 +176,10 @@ def _school_layers(
     """Outline, rule rings and school gates: they change only with schools and boundaries, not with the day's
     visits, so they are cached apart from the due list (three ring queries were half a map's cost, issue 17)."""
     with engine.connect() as conn:
-        outline = _features(conn.execute(queries.district_outline(), {"districts": scope}), ("code", "name"))
+        outline = _features(conn.execute(sql_reads.district_outline(), {"districts": scope}), ("code", "name"))
         rings = {
             distance: _features(
-                conn.execute(queries.school_buffers(), {"districts": scope, "distance_m": distance}), ("schools",)
+                conn.execute(sql_reads.school_buffers(), {"districts": scope, "distance_m": distance}), ("schools",)
             )
             for distance in rules.distances_m
         }
@@ -189,7 +189,7 @@ def _school_layers(
                 "geometry": {"type": "Point", "coordinates": [r.lon, r.lat]},
                 "properties": {"id": r.id, "name": r.name, "kind": r.kind, "students": r.students},
             }
-            for r in conn.execute(queries.school_security(), {"districts": scope})
+            for r in conn.execute(sql_reads.school_security(), {"districts": scope})
         ]
     return outline, rings, gates
 
@@ -200,7 +200,7 @@ def hazard_map_html(
     """The planners' zone editor for ``districts`` (guard state as of ``day``)."""
     scope = list(districts) if districts else None
     with engine.connect() as conn:
-        outline = _features(conn.execute(queries.district_outline(), {"districts": scope}), ("code", "name"))
+        outline = _features(conn.execute(sql_reads.district_outline(), {"districts": scope}), ("code", "name"))
     tiles = basemap(settings.tiles, settings.tianditu_key)
     fmap = hazard_editor_map(
         hotspots.zones(engine, rules, day, districts), outline, tiles, can_edit=can_edit, day=day.isoformat()
@@ -222,7 +222,7 @@ def hotspots_map_html(
     scope = list(districts) if districts else None
     found = hotspots.hotspot_collection(engine, rules, day, districts, radius_m, limit=hotspots.MAX_PAGE)
     with engine.connect() as conn:
-        outline = _features(conn.execute(queries.district_outline(), {"districts": scope}), ("code", "name"))
+        outline = _features(conn.execute(sql_reads.district_outline(), {"districts": scope}), ("code", "name"))
     rings = hotspots.school_rings(engine, found, districts)  # schools of the caller's districts only
     names = "、".join(f["properties"]["name"] for f in outline) or "全市"
     title = f"溺水隐患点 · {names}"
@@ -244,7 +244,7 @@ _SECURITY_FIELDS = (
 
 def _outline(engine: Engine, scope: list[str] | None) -> list[dict[str, Any]]:
     with engine.connect() as conn:
-        return _features(conn.execute(queries.district_outline(), {"districts": scope}), ("code", "name"))
+        return _features(conn.execute(sql_reads.district_outline(), {"districts": scope}), ("code", "name"))
 
 
 def _district_features(
@@ -262,7 +262,7 @@ def _district_features(
                 "geometry": {"type": "Point", "coordinates": [r.lon, r.lat]},
                 "properties": {k: getattr(r, k) for k in _SECURITY_FIELDS},
             }
-            for r in conn.execute(queries.school_security(), {"districts": [code]})
+            for r in conn.execute(sql_reads.school_security(), {"districts": [code]})
         ]
     return found, premises, schools
 
@@ -286,10 +286,10 @@ def district_summary(
         if schools is None:
             schools = [
                 {"properties": {"students": r.students}}
-                for r in conn.execute(queries.school_security(), {"districts": [code]})
+                for r in conn.execute(sql_reads.school_security(), {"districts": [code]})
             ]
         counts: RowMapping | dict[str, int] = (
-            conn.execute(queries.due_counts(links.cover_rules(rules)), params).mappings().first() or {}
+            conn.execute(sql_reads.due_counts(links.cover_rules(rules)), params).mappings().first() or {}
         )
     recent = reports.programme(engine, rules, day - timedelta(days=29), day, (code,))["total"]
     by_missing: dict[str, int] = {}
@@ -360,8 +360,8 @@ def overview_data(engine: Engine, rules: RuleSet, day: date) -> list[dict[str, A
         per_district[code] = per_district.get(code, 0) + 1
     params = inspections.due_params(rules, day, None, with_zones=False, include_all=True)
     with engine.connect() as conn:
-        outline = _features(conn.execute(queries.district_outline(), {"districts": None}), ("code", "name"))
-        rows = conn.execute(queries.due_counts(links.cover_rules(rules)), params).mappings()
+        outline = _features(conn.execute(sql_reads.district_outline(), {"districts": None}), ("code", "name"))
+        rows = conn.execute(sql_reads.due_counts(links.cover_rules(rules)), params).mappings()
         counts = {r["district_code"]: r for r in rows}
         students = {r.district_code: int(r.students or 0) for r in conn.execute(sql_districts.STUDENTS)}
     for feature in outline:

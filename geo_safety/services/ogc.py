@@ -20,15 +20,14 @@ import numpy as np
 import shapely
 from sqlalchemy import Engine
 
-from geo_safety import queries
 from geo_safety.bounds import MAX_OFFSET, RANGE_TEXT, day_in_range
 from geo_safety.crs import Datum, from_wgs84, parse_datum
 from geo_safety.errors import BadParameter, NotFound
 from geo_safety.layers import FeatureLayer
-from geo_safety.queries import FeatureFilter
 from geo_safety.rules import today_local
 from geo_safety.ruleset import RuleSet
 from geo_safety.services import cache, hotspots, inspections
+from geo_safety.sql import reads as sql_reads
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 10_000
@@ -53,7 +52,7 @@ class Collection:
     id: str
     title: str
     description: str
-    table: str | None  # a feature layer (``queries.FEATURE_LAYERS``); None: a query result computed by a service
+    table: str | None  # a feature layer (``sql.reads.FEATURE_LAYERS``); None: a query result computed by a service
     time_column: str | None = None
     params: tuple[str, ...] = ()
 
@@ -75,7 +74,7 @@ def _layer_collection(layer: FeatureLayer) -> Collection:
 COLLECTIONS = {
     c.id: c
     for c in (
-        *map(_layer_collection, queries.FEATURE_LAYERS.values()),
+        *map(_layer_collection, sql_reads.FEATURE_LAYERS.values()),
         Collection(
             "due_inspections",
             "待检查对象 Due inspections",
@@ -193,7 +192,7 @@ def property_filters(collection_id: str, params: dict[str, str]) -> dict[str, st
 def queryable(collection_id: str) -> tuple[str, ...]:
     spec = collection(collection_id)
     if spec.table:
-        return queries.FEATURE_LAYERS[spec.table].columns
+        return sql_reads.FEATURE_LAYERS[spec.table].columns
     if collection_id == "due_inspections":
         return ("target_type", "target_id", "category", "reason", "violation", "district_code", "nearest_school_id")
     return ("hazard_id", "kind", "district_code", "nearest_school_id")
@@ -229,7 +228,7 @@ def base_items(
     feature_id: str | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
     layer = spec.table or ""
-    columns = queries.FEATURE_LAYERS[layer].columns
+    columns = sql_reads.FEATURE_LAYERS[layer].columns
     params: dict[str, Any] = {"limit": limit, "offset": offset}
     if scope is not None:
         params["districts"] = list(scope)
@@ -243,7 +242,7 @@ def base_items(
     params.update({f"f{n}": filters[name] for n, name in enumerate(names)})
     if feature_id is not None:
         params["fid"] = feature_id
-    where = FeatureFilter(
+    where = sql_reads.FeatureFilter(
         scoped=scope is not None,
         bbox=bbox is not None,
         since=when is not None and when[0] is not None,
@@ -252,11 +251,11 @@ def base_items(
         feature_id=feature_id is not None,
     )
     with engine.connect() as conn:
-        rows = conn.execute(queries.features_page(layer, where), params).mappings().all()
+        rows = conn.execute(sql_reads.features_page(layer, where), params).mappings().all()
         if rows:
             matched = rows[0]["matched"]
         elif offset > 0:  # past the end: the window count came with no row, so count on its own
-            matched = conn.execute(queries.features_count(layer, where), params).scalar()
+            matched = conn.execute(sql_reads.features_count(layer, where), params).scalar()
         else:
             matched = 0
     features = [
@@ -434,9 +433,12 @@ def items(
 
 def extent(engine: Engine, spec: Collection, scope: tuple[str, ...] | None) -> list[float] | None:
     """The collection's bounding box in CRS84 (a query collection's: the service area's); None when empty."""
-    layer, where = spec.table or "districts", FeatureFilter(scoped=spec.table is not None and scope is not None)
+    layer, where = (
+        spec.table or "districts",
+        sql_reads.FeatureFilter(scoped=spec.table is not None and scope is not None),
+    )
     with engine.connect() as conn:
-        row = conn.execute(queries.features_extent(layer, where), {"districts": list(scope or ())}).one()
+        row = conn.execute(sql_reads.features_extent(layer, where), {"districts": list(scope or ())}).one()
     return None if row[0] is None else [float(v) for v in row]
 
 
@@ -447,7 +449,7 @@ def tile(engine: Engine, collection_id: str, scope: tuple[str, ...] | None, z: i
         raise NotFound(f"collection {collection_id} has no vector tiles; use its items")
     if not 0 <= z <= 22 or not (0 <= x < 2**z and 0 <= y < 2**z):
         raise BadParameter(f"tile {z}/{x}/{y} is outside the WebMercatorQuad tile matrix set")
-    statement = queries.features_tile(spec.table, FeatureFilter(scoped=scope is not None))
+    statement = sql_reads.features_tile(spec.table, sql_reads.FeatureFilter(scoped=scope is not None))
     params = {"z": z, "x": x, "y": y, "layer": collection_id, "districts": list(scope or ())}
     with engine.connect() as conn:
         data = conn.execute(statement, params).scalar_one()

@@ -12,11 +12,11 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine
 
-from geo_safety import queries
 from geo_safety.errors import InvalidInput
 from geo_safety.ruleset import RuleSet
 from geo_safety.services import links
 from geo_safety.services.inspections import rule_params
+from geo_safety.sql import reads as sql_reads
 
 #: column -> Chinese label (the report's headings), in report order
 COLUMNS = {
@@ -42,7 +42,7 @@ _SUMMED = [c for c in COLUMNS if c not in ("district_code", "name", "schools_com
 def _unguarded(engine: Engine, rules: RuleSet, day: date, districts: list[str] | None) -> dict[str, str]:
     params = {**rules.day_facts(day), "districts": districts}
     with engine.connect() as conn:
-        return {r.id: r.district_code for r in conn.execute(queries.zone_states_at(), params) if r.missing}
+        return {r.id: r.district_code for r in conn.execute(sql_reads.zone_states_at(), params) if r.missing}
 
 
 def programme(
@@ -60,11 +60,11 @@ def programme(
         "recheck": rules.recheck_days,
     }
     with engine.connect() as conn:
-        rows = [dict(r) for r in conn.execute(queries.programme_counts(), params).mappings()]
+        rows = [dict(r) for r in conn.execute(sql_reads.programme_counts(), params).mappings()]
     at_start = _unguarded(engine, rules, date_from, scope)
     at_end = _unguarded(engine, rules, date_to, scope)
     end_params = {**rules.day_facts(date_to), "districts": scope, "radius": rules.hazards.radius_m}
-    near_statement = queries.students_near_unguarded_at(links.cover_radius(rules.hazards.radius_m))
+    near_statement = sql_reads.students_near_unguarded_at(links.cover_radius(rules.hazards.radius_m))
     with engine.connect() as conn:  # the zones' shapes at the period's end, not as edited since
         near = {r.district_code: int(r.students) for r in conn.execute(near_statement, end_params)}
     for row in rows:
@@ -103,7 +103,7 @@ def as_table(report: dict[str, Any]) -> pd.DataFrame:
 def compliance(engine: Engine, districts: tuple[str, ...] | None) -> dict[str, Any]:
     """Schools not meeting all four security items, as GeoJSON with what each lacks."""
     with engine.connect() as conn:
-        rows = conn.execute(queries.school_compliance(), {"districts": list(districts) if districts else None}).all()
+        rows = conn.execute(sql_reads.school_compliance(), {"districts": list(districts) if districts else None}).all()
     features = [
         {
             "type": "Feature",

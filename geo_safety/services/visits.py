@@ -23,7 +23,6 @@ import psycopg
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from geo_safety import queries
 from geo_safety.crs import Datum
 from geo_safety.errors import Conflict, Forbidden, InvalidInput, NotFound, OutsideServiceArea
 from geo_safety.rules import LOCAL_TZ, InspectionResult
@@ -32,6 +31,7 @@ from geo_safety.services import inspections, photos
 from geo_safety.services.audit import Actor
 from geo_safety.services.photos import CheckedPhoto, PhotoLimits
 from geo_safety.services.users import Principal
+from geo_safety.sql import reads as sql_reads
 from geo_safety.sql import visits as sql_visits
 
 CLIENT_ID_INDEX = "uq_inspections_client_id"
@@ -213,7 +213,7 @@ def _replay(
 def _check_target(conn: Connection, user: Principal, visit: PhoneVisit) -> None:
     """Refuse a visit to a premise that was closed meanwhile, with when and by whom (others' checks follow)."""
     target = conn.execute(
-        queries.inspection_target(),
+        sql_reads.inspection_target(),
         {"target_type": visit.target_type, "target_id": visit.target_id, "lon": None, "lat": None},
     ).one_or_none()
     if target is None or not user.covers(target.district_code) or target.status != "closed":
@@ -259,7 +259,7 @@ def _store_photos(
             photo.flags.append(photos.TIME_MISMATCH)
         if photo.exif_lon is not None:
             target = conn.execute(
-                queries.inspection_target(),
+                sql_reads.inspection_target(),
                 {
                     "target_type": visit.target_type,
                     "target_id": visit.target_id,

@@ -1,4 +1,5 @@
-"""Spatial statements, built but not executed: the services run them in their own transactions."""
+"""The spatial reads (due list, hotspots, feature pages, reports), built but not executed: the services run them
+in their own transactions. SQLAlchemy Core and ``text``, built per call or cached per variant."""
 
 from __future__ import annotations
 
