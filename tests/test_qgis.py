@@ -248,9 +248,7 @@ def test_generated_project_opens_with_every_layer_valid(service, tmp_path: Path,
     for name, layer in project["layers"].items():
         assert layer["valid"], (name, result["log"])
         assert layer["count"] > 0, name
-    assert project["groups"] == {
-        group: [spec.name for spec in specs] for group, specs in qgis_project.layer_specs()
-    }
+    assert project["groups"] == {group: [spec.name for spec in specs] for group, specs in qgis_project.layer_specs()}
     due = project["layers"]["待检查对象 Due inspections"]
     assert due["renderer"] == "categorizedSymbol" and styles.REASON_CN["overdue"] in due["legend"]
     zones = project["layers"]["危险水域 Water hazard zones"]
