@@ -198,13 +198,19 @@ def shared_due(engine: Engine, rules: RuleSet, day: date, districts: tuple[str, 
 def due_total(engine: Engine, rules: RuleSet, day: date, districts: tuple[str, ...] | None) -> int:
     """How many targets are due on ``day`` (``numberMatched`` of the due list), without building the list.
 
-    The statement is the due list's own (same binds, ``limit`` 1), so the count cannot differ from the list's.
+    The statement is the due list's own (same binds, ``limit`` 1), so the count cannot differ from the list's;
+    computed once per data version of the districts, like ``shared_due`` (every inspector's map shows it).
     """
     check_day(day)
     params = due_params(rules, day, districts, limit=1)
-    with engine.connect() as conn:
-        row = conn.execute(due_statement(conn, rules, day, params), params).first()
-    return int(row.matched) if row is not None else 0
+
+    def count() -> int:
+        with engine.connect() as conn:
+            row = conn.execute(due_statement(conn, rules, day, params), params).first()
+        return int(row.matched) if row is not None else 0
+
+    key = ("due-total", id(rules), day, districts)
+    return cache.cached(engine, key, count, districts=districts, layers=cache.DUE_LAYERS)
 
 
 def _check_plan(limit: int, start: tuple[float, float] | None, within_m: float | None) -> None:

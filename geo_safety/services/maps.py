@@ -104,7 +104,7 @@ def today_shell_data(
     page open (issue 17); the total is the due statement's own count."""
     plan = _plan(engine, rules, day, districts, user, limit)
     total = inspections.due_total(engine, rules, day, districts)
-    outline, _, _ = _school_layers_cached(engine, rules, districts)
+    outline = _outline_cached(engine, districts)
     # the data endpoint draws the first SHARED_DUE of the list beside the stops (those overlap)
     shown = min(total, max(inspections.SHARED_DUE, len(plan.stops)))
     return TodayMapData(
@@ -168,6 +168,14 @@ def _school_layers_cached(
         districts=districts,
         layers=("districts", "schools"),
     )
+
+
+def _outline_cached(engine: Engine, districts: tuple[str, ...] | None) -> list[dict[str, Any]]:
+    """The districts' boundary alone, for the map shell: with the rings (a dissolve of every school's buffers, ~0.8 s
+    for a province district) it made each process's first page of each district slow (issue 17)."""
+    scope = list(districts) if districts else None
+    key = ("district-outline", districts)
+    return cache.cached(engine, key, lambda: _outline(engine, scope), districts=districts, layers=("districts",))
 
 
 def _school_layers(
