@@ -40,9 +40,19 @@ def _read(raw: PgConnection, statement: Query, params: Sequence[object] = ()) ->
     return pa_csv.read_csv(buffer, convert_options=options)
 
 
-def _schools(raw: PgConnection) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Ids, footprints (campus, else gate) and whether each school is a kindergarten."""
-    table = _read(raw, sql_links.COPY_SCHOOLS)
+def _schools(
+    raw: PgConnection, near: np.ndarray | None = None, reach_m: float = 0.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ids, footprints (campus, else gate) and whether each school is a kindergarten: every school, or with
+    ``near`` (xmin, ymin, xmax, ymax in WGS84) those whose footprint's box lies within ``reach_m`` of that box."""
+    if near is None:
+        table = _read(raw, sql_links.COPY_SCHOOLS)
+    else:
+        # widened by the reach in degrees: ≥ 110 km a degree of latitude, ≥ 110 km·cos φ of longitude
+        dy = reach_m / 110_000.0
+        dx = reach_m / (110_000.0 * np.cos(np.radians(min(89.0, max(abs(near[1]), abs(near[3])) + dy))))
+        box = [float(near[0] - dx), float(near[1] - dy), float(near[2] + dx), float(near[3] + dy)]
+        table = _read(raw, sql_links.COPY_SCHOOLS_IN_BOX, box)
     if not table.num_rows:
         return np.empty(0, dtype=object), np.empty(0, dtype=object), np.empty(0, dtype=bool)
     ids = table.column("id").to_numpy(zero_copy_only=False)
@@ -82,20 +92,22 @@ def refresh_premises(raw: PgConnection, ids: Sequence[str] | None = None) -> int
     """
     if ids is None:
         raw.execute(sql_links.TRUNCATE_PREMISE_LINKS)
-        statement, params = sql_links.COPY_ALL_PREMISES, []
+        schools = _schools(raw)
+        if not len(schools[0]):  # nothing to link to: reading the premises back would be wasted (a first load)
+            return 0
+        table = _read(raw, sql_links.COPY_ALL_PREMISES)
     else:
         if not ids:
             return 0
         raw.execute(sql_links.DELETE_PREMISE_LINKS, (list(ids),))
-        statement, params = sql_links.COPY_PREMISES, [list(ids)]
-    schools = _schools(raw)
-    if not len(schools[0]):  # nothing to link to: reading the premises back would be wasted (a first load)
-        return 0
-    table = _read(raw, statement, params)
+        table = _read(raw, sql_links.COPY_PREMISES, [list(ids)])
     if not table.num_rows:
         return 0
+    x, y = table.column("x").to_numpy(), table.column("y").to_numpy()
+    if ids is not None:
+        schools = _schools(raw, np.array([x.min(), y.min(), x.max(), y.max()]), PREMISE_REACH_M)
     premise_ids = table.column("id").to_numpy(zero_copy_only=False)
-    return _link_points(raw, premise_ids, table.column("x").to_numpy(), table.column("y").to_numpy(), schools)
+    return _link_points(raw, premise_ids, x, y, schools)
 
 
 def link_new_premises(raw: PgConnection, ids: np.ndarray, x: np.ndarray, y: np.ndarray) -> int:
@@ -141,8 +153,8 @@ def refresh_hazards(raw: PgConnection, ids: Sequence[str] | None = None) -> int:
         table = _read(raw, sql_links.COPY_ZONES, (list(ids),))
     if not table.num_rows:
         return 0
-    school_ids, school_geoms, _ = _schools(raw)
     zones = shapely.from_wkb(table.column("wkb").to_numpy(zero_copy_only=False))
+    school_ids, school_geoms, _ = _schools(raw, None if ids is None else shapely.total_bounds(zones), HAZARD_REACH_M)
     fi, si, dist = pairs_within(zones, school_geoms, HAZARD_REACH_M)
     zone_ids = table.column("id").to_numpy(zero_copy_only=False)
     return _write(raw, "hazard_school_links", "hazard_id", zone_ids[fi], school_ids[si], dist)

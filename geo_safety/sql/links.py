@@ -19,11 +19,16 @@ def _copy_out(query: str) -> str:
 
 
 # -- reads (COPY … TO STDOUT) ---------------------------------------------------------------------------------------
-#: Every school: ``id, wkb`` (hex WKB of the campus, else the gate), ``kg`` (1: kindergarten). No params.
-COPY_SCHOOLS = _copy_out(
+_SCHOOLS = (
     "SELECT id, encode(ST_AsBinary(coalesce(campus, geom)), 'hex') AS wkb, (kind = 'kindergarten')::int AS kg"
     " FROM schools"
 )
+#: Every school: ``id, wkb`` (hex WKB of the campus, else the gate), ``kg`` (1: kindergarten). No params.
+COPY_SCHOOLS = _copy_out(_SCHOOLS)
+#: ``COPY_SCHOOLS`` of the schools whose footprint's box meets the box ``%s, %s, %s, %s`` (xmin, ymin, xmax, ymax,
+#: WGS84): a few features' links need only the schools around them (a 20,000-school province read whole was most
+#: of a zone edit).
+COPY_SCHOOLS_IN_BOX = _copy_out(_SCHOOLS + " WHERE coalesce(campus, geom) && ST_MakeEnvelope(%s, %s, %s, %s, 4326)")
 
 _PREMISE_POINTS = "SELECT id, ST_X(geom) AS x, ST_Y(geom) AS y FROM premises"
 #: Every premise's ``id, x, y`` (WGS84). No params.
