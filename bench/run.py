@@ -228,7 +228,8 @@ def import_section(server: Server) -> list[str]:
 
 def query_section(city: World, province: World, rules: RuleSet) -> list[str]:
     lines: list[str] = []
-    timings = queries.run(city.engine, rules, "city", rounds=5) + queries.run(province.engine, rules, "province", 1)
+    timings = queries.run(city.engine, rules, "city", rounds=5)
+    timings += queries.run(province.engine, rules, "province", rounds=3)
     lines += [
         "## Queries through the service (each district in turn; the whole area twice), beside the in-memory floor",
         "",

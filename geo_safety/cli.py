@@ -456,7 +456,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     )
     multi = args.workers > 1  # each worker process builds its app from the environment's settings
     uvicorn.run(
-        "geo_safety.api.app:create_app" if multi else create_app(settings),
+        "geo_safety.api.app:create_serving_app" if multi else create_app(settings, serving=True),
         factory=multi,
         host=args.host,
         port=args.port,

@@ -40,6 +40,7 @@ from geo_safety.api.routers import (
 from geo_safety.api.schemas import ERROR_RESPONSES
 from geo_safety.db import make_engine
 from geo_safety.maps.assets import MOUNTS, URL_PREFIX
+from geo_safety.process import tune_gc
 from geo_safety.ruleset import RuleSet, load_rules
 from geo_safety.services import duestate
 from geo_safety.services.users import production_problems
@@ -58,7 +59,9 @@ def _ensure_due_state(engine: Engine, rules: RuleSet) -> None:
         log.warning("due state not checked at start: %s", exc.__class__.__name__)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, serving: bool = False) -> FastAPI:
+    """The app; ``serving``: a long-running server process (``geo-safety serve``), whose garbage collector is
+    tuned at start (``geo_safety.process``); tests and tools build many apps in one process and leave it alone."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -73,6 +76,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 raise RuntimeError("refusing to start in production: " + "; ".join(problems))
         app.state.engine = engine
         _ensure_due_state(engine, app.state.rules)
+        if serving:
+            tune_gc()
         try:
             yield
         finally:
@@ -113,3 +118,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.mount(f"{URL_PREFIX}/{name}", StaticFiles(directory=folder), name=f"vendor-{name}")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
+
+
+def create_serving_app() -> FastAPI:
+    """The factory each ``geo-safety serve --workers N`` process calls (settings from the environment)."""
+    return create_app(serving=True)
