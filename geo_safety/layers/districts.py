@@ -6,6 +6,7 @@ from geoalchemy2 import Geometry
 from sqlalchemy import CheckConstraint, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from geo_safety.crs import STORAGE_SRID
 from geo_safety.layers.base import Base, exposed, valid_geometry
 
 
@@ -25,7 +26,7 @@ class District(Base):
     )
     parent_code: Mapped[str | None] = mapped_column(Text, info=exposed(file=True))
     geom = mapped_column(
-        Geometry("MULTIPOLYGON", srid=4326, spatial_index=False),
+        Geometry("MULTIPOLYGON", srid=STORAGE_SRID, spatial_index=False),
         nullable=False,
         info=exposed(file=True, feature=True),
     )

@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from geo_safety.crs import STORAGE_SRID
 from geo_safety.layers.base import Base, exposed, valid_geometry
 from geo_safety.layers.spec import FieldSpec, FileLayer
 from geo_safety.rules import InspectionResult
@@ -59,7 +60,7 @@ class Inspection(Base):
     result: Mapped[str] = mapped_column(Text, nullable=False, info=exposed(required=True, choices=InspectionResult))
     findings: Mapped[str | None] = mapped_column(Text, info=exposed(file=True))
     follow_up_due: Mapped[date | None] = mapped_column(Date, info=exposed(file=True))
-    position = mapped_column(Geometry("POINT", srid=4326, spatial_index=False), comment="reported, in WGS84")
+    position = mapped_column(Geometry("POINT", srid=STORAGE_SRID, spatial_index=False), comment="reported, in WGS84")
     position_datum: Mapped[str | None] = mapped_column(Text, comment="datum the position arrived in")
     off_site: Mapped[bool | None] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())

@@ -9,6 +9,7 @@ from geoalchemy2 import Geometry
 from sqlalchemy import BigInteger, CheckConstraint, Date, DateTime, ForeignKey, Identity, Index, Text, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from geo_safety.crs import STORAGE_SRID
 from geo_safety.layers.base import Base, exposed, valid_geometry
 from geo_safety.rules import PremisesCategory, PremisesStatus
 
@@ -38,7 +39,7 @@ class Premise(Base):
         Text, nullable=False, index=True, info=exposed(feature=True, district=True)
     )
     geom = mapped_column(
-        Geometry("POINT", srid=4326, spatial_index=False), nullable=False, info=exposed(file=True, feature=True)
+        Geometry("POINT", srid=STORAGE_SRID, spatial_index=False), nullable=False, info=exposed(file=True, feature=True)
     )
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now(), info=exposed(time=True)

@@ -9,6 +9,7 @@ from geoalchemy2 import Geometry
 from sqlalchemy import Boolean, CheckConstraint, DateTime, Integer, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
+from geo_safety.crs import STORAGE_SRID
 from geo_safety.layers.base import Base, exposed, valid_geometry
 from geo_safety.layers.spec import FileLayer
 from geo_safety.rules import SchoolKind
@@ -46,12 +47,12 @@ class School(Base):
         Text, nullable=False, index=True, info=exposed(feature=True, district=True)
     )
     geom = mapped_column(
-        Geometry("POINT", srid=4326, spatial_index=False),
+        Geometry("POINT", srid=STORAGE_SRID, spatial_index=False),
         nullable=False,
         comment="main gate",
         info=exposed(file=True, feature=True),
     )
-    campus = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=False))
+    campus = mapped_column(Geometry("MULTIPOLYGON", srid=STORAGE_SRID, spatial_index=False))
     # the four security items (``rules.SECURITY_ITEMS``)
     full_time_guards: Mapped[bool] = mapped_column(
         Boolean, nullable=False, server_default="false", info=exposed(file=True, feature=True)

@@ -10,6 +10,7 @@ from sqlalchemy import Boolean, CheckConstraint, DateTime, Integer, Numeric, Tex
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from geo_safety.crs import STORAGE_SRID
 from geo_safety.layers.base import Base, exposed, valid_geometry
 from geo_safety.rules import HazardKind
 
@@ -63,7 +64,9 @@ class WaterHazard(Base):
         Text, nullable=False, index=True, info=exposed(feature=True, district=True)
     )
     geom = mapped_column(
-        Geometry("MULTIPOLYGON", srid=4326, spatial_index=False), nullable=False, info=exposed(file=True, feature=True)
+        Geometry("MULTIPOLYGON", srid=STORAGE_SRID, spatial_index=False),
+        nullable=False,
+        info=exposed(file=True, feature=True),
     )
     version: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1", info=exposed(feature=True))
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), info=exposed(retired=True))

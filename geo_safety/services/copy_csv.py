@@ -15,7 +15,9 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import shapely
 
-SRID = 4326
+from geo_safety.crs import STORAGE_SRID
+
+SRID = STORAGE_SRID
 #: EWKB header of a little-endian 2D point with an SRID: byte order, type 0x20000001, SRID.
 _POINT_HEADER = np.frombuffer(b"\x01\x01\x00\x00\x20" + SRID.to_bytes(4, "little"), dtype=np.uint8)
 _HEX_DIGITS = np.frombuffer(b"0123456789ABCDEF", dtype=np.uint8)
