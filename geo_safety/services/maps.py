@@ -77,7 +77,8 @@ def today_data(
     everything = inspections.shared_due(engine, rules, day, districts)
     planned = {(s.target_type, s.target_id) for s in plan.stops}
     other_due = [f for f in everything.features if (f.properties.target_type, f.properties.target_id) not in planned]
-    outline, rings, gates = _school_layers_cached(engine, rules, districts)
+    outline = _outline_cached(engine, districts)
+    rings, gates = _school_layers_cached(engine, rules, districts)
     return TodayMapData(
         day=day.isoformat(),
         title=_title(outline),
@@ -159,7 +160,7 @@ def today_view_data(
 
 def _school_layers_cached(
     engine: Engine, rules: RuleSet, districts: tuple[str, ...] | None
-) -> tuple[list[dict[str, Any]], dict[float, list[dict[str, Any]]], list[dict[str, Any]]]:
+) -> tuple[dict[float, list[dict[str, Any]]], list[dict[str, Any]]]:
     scope = list(districts) if districts else None
     return cache.cached(
         engine,
@@ -180,11 +181,10 @@ def _outline_cached(engine: Engine, districts: tuple[str, ...] | None) -> list[d
 
 def _school_layers(
     engine: Engine, rules: RuleSet, scope: list[str] | None
-) -> tuple[list[dict[str, Any]], dict[float, list[dict[str, Any]]], list[dict[str, Any]]]:
-    """Outline, rule rings and school gates: they change only with schools and boundaries, not with the day's
-    visits, so they are cached apart from the due list (three ring queries were half a map's cost, issue 17)."""
+) -> tuple[dict[float, list[dict[str, Any]]], list[dict[str, Any]]]:
+    """Rule rings and school gates: they change only with schools and boundaries, not with the day's visits, so
+    they are cached apart from the due list (three ring queries were half a map's cost, issue 17)."""
     with engine.connect() as conn:
-        outline = _features(conn.execute(sql_reads.district_outline(), {"districts": scope}), ("code", "name"))
         rings = {
             distance: _features(
                 conn.execute(sql_reads.school_buffers(), {"districts": scope, "distance_m": distance}), ("schools",)
@@ -199,16 +199,14 @@ def _school_layers(
             }
             for r in conn.execute(sql_reads.school_security(), {"districts": scope})
         ]
-    return outline, rings, gates
+    return rings, gates
 
 
 def hazard_map_html(
     engine: Engine, rules: RuleSet, settings: Settings, day: date, districts: tuple[str, ...] | None, can_edit: bool
 ) -> RenderedPage:
     """The planners' zone editor for ``districts`` (guard state as of ``day``)."""
-    scope = list(districts) if districts else None
-    with engine.connect() as conn:
-        outline = _features(conn.execute(sql_reads.district_outline(), {"districts": scope}), ("code", "name"))
+    outline = _outline(engine, list(districts) if districts else None)
     tiles = basemap(settings.tiles, settings.tianditu_key)
     fmap = hazard_editor_map(
         hotspots.zones(engine, rules, day, districts), outline, tiles, can_edit=can_edit, day=day.isoformat()
@@ -227,10 +225,8 @@ def hotspots_map_html(
     inline_assets: bool = False,
 ) -> RenderedPage:
     """Drowning hotspots of ``day`` with the schools they threaten."""
-    scope = list(districts) if districts else None
     found = hotspots.hotspot_collection(engine, rules, day, districts, radius_m, limit=hotspots.MAX_PAGE)
-    with engine.connect() as conn:
-        outline = _features(conn.execute(sql_reads.district_outline(), {"districts": scope}), ("code", "name"))
+    outline = _outline(engine, list(districts) if districts else None)
     rings = hotspots.school_rings(engine, found, districts)  # schools of the caller's districts only
     names = "、".join(f["properties"]["name"] for f in outline) or "全市"
     title = f"溺水隐患点 · {names}"
@@ -251,6 +247,7 @@ _SECURITY_FIELDS = (
 
 
 def _outline(engine: Engine, scope: list[str] | None) -> list[dict[str, Any]]:
+    """The boundary Features (code, name) of ``scope`` (None: every district)."""
     with engine.connect() as conn:
         return _features(conn.execute(sql_reads.district_outline(), {"districts": scope}), ("code", "name"))
 
@@ -367,8 +364,8 @@ def overview_data(engine: Engine, rules: RuleSet, day: date) -> list[dict[str, A
         code = hotspot.properties.district_code
         per_district[code] = per_district.get(code, 0) + 1
     params = inspections.due_params(rules, day, None, with_zones=False, include_all=True)
+    outline = _outline(engine, None)  # a fresh copy: its properties are filled in below
     with engine.connect() as conn:
-        outline = _features(conn.execute(sql_reads.district_outline(), {"districts": None}), ("code", "name"))
         rows = conn.execute(sql_reads.due_counts(links.cover_rules(rules)), params).mappings()
         counts = {r["district_code"]: r for r in rows}
         students = {r.district_code: int(r.students or 0) for r in conn.execute(sql_districts.STUDENTS)}
