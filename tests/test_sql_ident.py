@@ -38,7 +38,6 @@ def test_every_table_and_column_of_the_schema_comes_back_quoted() -> None:
 
 def test_known_names_quoted_the_way_postgresql_reads_them() -> None:
     assert ident.columns("audit_log", ["actor", "client"]) == '"actor", "client"'
-    assert ident.index("ix_audit_log_at") == '"ix_audit_log_at"'
 
 
 @pytest.mark.parametrize("name", HOSTILE)
@@ -47,8 +46,6 @@ def test_unknown_and_hostile_table_names_are_refused(name: str) -> None:
         ident.table(name)
     with pytest.raises(ValueError):
         ident.table_id(name)
-    with pytest.raises(ValueError):
-        ident.index(name)
 
 
 @pytest.mark.parametrize("name", HOSTILE)

@@ -1,11 +1,11 @@
-"""Table, column and index names for SQL text: only names the schema knows, always quoted.
+"""Table and column names for SQL text: only names the schema knows, always quoted.
 
 A name reaches a statement as an identifier only through here. The allowed names are the tables and columns of
-``geo_safety.layers.Base.metadata`` (what ``tests/test_database.py`` compares with the migrated database) and a
-closed list of index names; anything else, however it was built, raises ``ValueError`` before any SQL is made.
+``geo_safety.layers.Base.metadata`` (what ``tests/test_layer_schema.py`` compares with the migrated database);
+anything else, however it was built, raises ``ValueError`` before any SQL is made.
 So a statement is safe by construction, not because some caller checked its input earlier.
 
-``table``/``column``/``qualified``/``index`` return quoted text for ``sqlalchemy.text`` (quoted by the driver,
+``table``/``column``/``qualified`` return quoted text for ``sqlalchemy.text`` (quoted by the driver,
 psycopg's ``sql.Identifier``); ``table_id``/``column_id`` return the identifiers themselves, for statements
 composed with ``psycopg.sql``.
 """
@@ -15,10 +15,6 @@ from __future__ import annotations
 from psycopg import sql
 
 from geo_safety.layers import Base
-
-#: Indexes that statements name (beyond those the models declare), e.g. to drop and rebuild them around a bulk
-#: load; a closed list, extended on purpose when a migration adds one.
-EXTRA_INDEXES: frozenset[str] = frozenset()
 
 
 def _quote(name: str) -> str:
@@ -37,13 +33,6 @@ def _known_column(table_name: object, name: object) -> str:
     if not isinstance(name, str) or name not in columns:
         raise ValueError(f"not a column of {table_name}: {name!r}")
     return name
-
-
-def _known_indexes() -> frozenset[str]:
-    declared = {
-        index.name for table in Base.metadata.tables.values() for index in table.indexes if isinstance(index.name, str)
-    }
-    return frozenset(declared) | EXTRA_INDEXES
 
 
 def table(name: str) -> str:
@@ -76,13 +65,6 @@ def qualified(table_name: str, name: str) -> str:
     '"premises"."district_code"'
     """
     return f"{table(table_name)}.{column(table_name, name)}"
-
-
-def index(name: str) -> str:
-    """An index name quoted, if the models declare it or it is in :data:`EXTRA_INDEXES`."""
-    if not isinstance(name, str) or name not in _known_indexes():
-        raise ValueError(f"not a known index: {name!r}")
-    return _quote(name)
 
 
 def table_id(name: str) -> sql.Identifier:

@@ -280,7 +280,7 @@ SECONDARY_INDEXES = """SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.in
 def drop_catalogued_index(name: str) -> sql.Composed:
     """``DROP INDEX`` of a name read from :data:`SECONDARY_INDEXES` (the catalogue), quoted as an identifier.
 
-    Not checked against ``ident.index``: these are whatever indexes the migrated table has (migrations add
+    Not checked against the models: these are whatever indexes the migrated table has (migrations add
     some the models do not declare), and the name is the database's own, never a caller's.
     """
     return sql.SQL("DROP INDEX {}").format(sql.Identifier(name))
