@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Column, MetaData, Table
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy import Boolean, CheckConstraint, Column, MetaData, Table
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from geo_safety.rules import values
 
@@ -96,3 +96,9 @@ def in_list(column: str, allowed: tuple[str, ...]) -> str:
 def valid_geometry(column: str) -> str:
     """SQL for a CHECK that rejects invalid or empty geometries at the database too."""
     return f"{column} IS NULL OR (ST_IsValid({column}) AND NOT ST_IsEmpty({column}))"
+
+
+def flag() -> Mapped[bool]:
+    """A yes/no item a file may set and the feature APIs serve (a school's security item, a zone's guard
+    measure): never NULL, false unless given."""
+    return mapped_column(Boolean, nullable=False, server_default="false", info=exposed(file=True, feature=True))

@@ -6,11 +6,11 @@ from datetime import datetime
 from typing import ClassVar
 
 from geoalchemy2 import Geometry
-from sqlalchemy import Boolean, CheckConstraint, DateTime, Integer, Text, func
+from sqlalchemy import CheckConstraint, DateTime, Integer, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from geo_safety.crs import STORAGE_SRID
-from geo_safety.layers.base import Base, exposed, valid_geometry
+from geo_safety.layers.base import Base, exposed, flag, valid_geometry
 from geo_safety.layers.spec import FileLayer
 from geo_safety.rules import SchoolKind
 
@@ -39,9 +39,7 @@ class School(Base):
     students: Mapped[int] = mapped_column(
         Integer, nullable=False, server_default="0", info=exposed(file=True, feature=True)
     )
-    boarding: Mapped[bool] = mapped_column(
-        Boolean, nullable=False, server_default="false", info=exposed(file=True, feature=True)
-    )
+    boarding: Mapped[bool] = flag()
     address: Mapped[str | None] = mapped_column(Text, info=exposed(file=True, feature=True))
     district_code: Mapped[str] = mapped_column(  # derived: see migration 0001
         Text, nullable=False, index=True, info=exposed(feature=True, district=True)
@@ -54,18 +52,10 @@ class School(Base):
     )
     campus = mapped_column(Geometry("MULTIPOLYGON", srid=STORAGE_SRID, spatial_index=False))
     # the four security items (``rules.SECURITY_ITEMS``)
-    full_time_guards: Mapped[bool] = mapped_column(
-        Boolean, nullable=False, server_default="false", info=exposed(file=True, feature=True)
-    )
-    closed_campus: Mapped[bool] = mapped_column(
-        Boolean, nullable=False, server_default="false", info=exposed(file=True, feature=True)
-    )
-    alarm_linked: Mapped[bool] = mapped_column(
-        Boolean, nullable=False, server_default="false", info=exposed(file=True, feature=True)
-    )
-    video_linked: Mapped[bool] = mapped_column(
-        Boolean, nullable=False, server_default="false", info=exposed(file=True, feature=True)
-    )
+    full_time_guards: Mapped[bool] = flag()
+    closed_campus: Mapped[bool] = flag()
+    alarm_linked: Mapped[bool] = flag()
+    video_linked: Mapped[bool] = flag()
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now(), info=exposed(time=True)
     )

@@ -6,12 +6,12 @@ from datetime import datetime
 from typing import Any
 
 from geoalchemy2 import Geometry
-from sqlalchemy import Boolean, CheckConstraint, DateTime, Integer, Numeric, Text, func, text
+from sqlalchemy import CheckConstraint, DateTime, Integer, Numeric, Text, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from geo_safety.crs import STORAGE_SRID
-from geo_safety.layers.base import Base, exposed, valid_geometry
+from geo_safety.layers.base import Base, exposed, flag, valid_geometry
 from geo_safety.rules import HazardKind
 
 
@@ -39,21 +39,11 @@ class WaterHazard(Base):
     responsible_person: Mapped[str | None] = mapped_column(Text, info=exposed(file=True, feature=True))
     phone: Mapped[str | None] = mapped_column(Text, info=exposed(file=True, feature=True))
     # the guard measures (``rules.GUARD_MEASURES``)
-    warning_sign: Mapped[bool] = mapped_column(
-        Boolean, nullable=False, server_default="false", info=exposed(file=True, feature=True)
-    )
-    lifebuoy: Mapped[bool] = mapped_column(
-        Boolean, nullable=False, server_default="false", info=exposed(file=True, feature=True)
-    )
-    rescue_rope: Mapped[bool] = mapped_column(
-        Boolean, nullable=False, server_default="false", info=exposed(file=True, feature=True)
-    )
-    rescue_pole: Mapped[bool] = mapped_column(
-        Boolean, nullable=False, server_default="false", info=exposed(file=True, feature=True)
-    )
-    fence: Mapped[bool] = mapped_column(
-        Boolean, nullable=False, server_default="false", info=exposed(file=True, feature=True)
-    )
+    warning_sign: Mapped[bool] = flag()
+    lifebuoy: Mapped[bool] = flag()
+    rescue_rope: Mapped[bool] = flag()
+    rescue_pole: Mapped[bool] = flag()
+    fence: Mapped[bool] = flag()
     patrols: Mapped[list[dict[str, Any]]] = mapped_column(
         JSONB, nullable=False, server_default="[]", info=exposed(file=True)
     )
