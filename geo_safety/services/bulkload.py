@@ -2,9 +2,11 @@
 
 Keeping a GiST index up to date row by row cost ~25 s of a 1,000,000-point load; building it once,
 sorted, after the rows are in takes ~3 s, and skipping the staging table saves writing every row
-twice. The index drop and rebuild are part of the import's single transaction, so a rejected file
-leaves the table and its indexes exactly as they were. The price: readers of that layer wait (the
-table is locked ``ACCESS EXCLUSIVE``) until the load commits; the table was empty anyway.
+twice. For ``premises`` the database also sets aside its key, the keys and indexes of the tables derived
+from it and its insert triggers, and does their work once after the rows and their school links are in
+(migration 0012). All of it is part of the import's single transaction, so a rejected file leaves the
+tables, their indexes and triggers exactly as they were. The price: readers of that layer (and, for
+premises, of the tables referring to it) wait until the load commits; the table was empty anyway.
 Loads into a table that already holds rows, and every district-limited load (its rows are checked against the
 caller's write scope before any is written), go through the staging table (see ``imports``).
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Callable
 from contextlib import ExitStack, suppress
 
 import numpy as np
@@ -27,6 +30,8 @@ from geo_safety.services.copy_csv import to_copy_csv
 from geo_safety.sql import imports as sql_imports
 
 _COPY_LINE = re.compile(r"line (\d+)")
+#: Writes the school links of the rows just copied: (connection, ids, longitudes, latitudes) -> links written.
+LinkWriter = Callable[[PgConnection, np.ndarray, np.ndarray, np.ndarray], int]
 
 
 def direct_load_applies(raw: PgConnection, layer: LayerSpec) -> bool:
@@ -48,8 +53,8 @@ def _has_rows(raw: PgConnection, table: str) -> bool:
 class DirectLoad:
     """Streams validated chunks into the (locked, empty) table through one ``COPY``."""
 
-    def __init__(self, raw: PgConnection, layer: LayerSpec, file_name: str) -> None:
-        self.raw, self.layer, self.file_name = raw, layer, file_name
+    def __init__(self, raw: PgConnection, layer: LayerSpec, file_name: str, link: LinkWriter | None = None) -> None:
+        self.raw, self.layer, self.file_name, self.link = raw, layer, file_name, link
         self.sources = [f.name for f in layer.fields]
         if layer.geometry:
             self.sources.append("geometry")
@@ -59,12 +64,13 @@ class DirectLoad:
         self.xy_chunks: list[np.ndarray] = []  # point layers: what the school links are computed from
         self.rows = 0
         self.indexes = self._drop_secondary_indexes()
+        raw.execute(sql_imports.bulk_load_begin(layer.table))
         statement = sql_imports.copy_into(layer)  # the same columns, named as in the table
         self._stack = ExitStack()
         self._copy = self._stack.enter_context(raw.cursor().copy(statement))
 
     def _drop_secondary_indexes(self) -> list[str]:
-        """Drop every index that backs no constraint (the primary key stays: it finds duplicate ids)."""
+        """Drop every index that backs no constraint (keys: see :data:`sql_imports.bulk_load_begin`)."""
         found = self.raw.execute(sql_imports.SECONDARY_INDEXES, (self.layer.table,)).fetchall()
         for name, _ in found:
             self.raw.execute(sql_imports.drop_catalogued_index(name))
@@ -96,11 +102,17 @@ class DirectLoad:
             self._stack.__exit__(*sys.exc_info())
 
     def apply(self, mode: str, file_name: str) -> tuple[int, int, int]:
-        """Finish the COPY, rebuild the indexes, refresh planner statistics; every row is new."""
+        """Finish the COPY, write the rows' links, restore keys and indexes, refresh planner statistics."""
         try:
             self._stack.close()
         except pg_errors.Error as exc:
             raise self._rejected(exc) from exc
+        try:
+            if self.link is not None:
+                self.link(self.raw, *self.points())
+            self.raw.execute(sql_imports.bulk_load_end(self.layer.table))  # a duplicate id fails here
+        except pg_errors.UniqueViolation as exc:
+            raise self._duplicate() from exc
         for definition in self.indexes:
             self.raw.execute(definition)
         self.raw.execute(sql_imports.analyze(self.layer.table))

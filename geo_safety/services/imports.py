@@ -125,7 +125,9 @@ def load_file(
         # a district-limited load goes through the staging table, where its rows are checked before any is written
         direct = write_scope.unrestricted and direct_load_applies(raw, layer)
         staging: _Staging | DirectLoad = (
-            DirectLoad(raw, layer, reader.name) if direct else _Staging(conn, layer, write_scope)
+            DirectLoad(raw, layer, reader.name, link=links.link_new_premises if layer.name == "premises" else None)
+            if direct
+            else _Staging(conn, layer, write_scope)
         )
         try:
             inserted, updated, deleted = _stream(reader, validator, staging, result, mode, write_scope, progress)
@@ -238,10 +240,10 @@ def _refresh_links(staging: _Staging | DirectLoad, layer: LayerSpec, mode: str) 
     """Feature–school links of what was written (all of the layer's after a first load or a replace)."""
     if layer.name not in ("premises", "water_hazards", "schools", "school_campuses"):
         return
-    ids = None if isinstance(staging, DirectLoad) or mode == "replace" else staging.keys()
     if layer.name == "premises" and isinstance(staging, DirectLoad):
-        links.link_new_premises(staging.raw, *staging.points())
-    elif layer.name == "premises":
+        return  # linked inside the load, before its keys and the due state are built (``bulkload``)
+    ids = None if isinstance(staging, DirectLoad) or mode == "replace" else staging.keys()
+    if layer.name == "premises":
         links.refresh_premises(staging.raw, ids)
     elif layer.name == "water_hazards":
         links.refresh_hazards(staging.raw, ids)

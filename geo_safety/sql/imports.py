@@ -284,3 +284,16 @@ def drop_catalogued_index(name: str) -> sql.Composed:
     some the models do not declare), and the name is the database's own, never a caller's.
     """
     return sql.SQL("DROP INDEX {}").format(sql.Identifier(name))
+
+
+def bulk_load_begin(table: str) -> sql.Composed:
+    """Before a first load's ``COPY``: what can be built once afterwards is set aside (migration 0012: for
+    ``premises`` its key, the keys and indexes of its links and due state, the foreign keys to it and the insert
+    triggers; it refuses a table holding rows, and does nothing for other tables)."""
+    return sql.SQL("SELECT geo_safety_bulk_load_begin({}::regclass)").format(sql.Literal(ident.table(table)))
+
+
+def bulk_load_end(table: str) -> sql.Composed:
+    """After the rows and their links: the key back first (a duplicate id: ``UniqueViolation``), the triggers'
+    work done over the whole (formerly empty) table, then indexes, foreign keys and triggers restored."""
+    return sql.SQL("SELECT geo_safety_bulk_load_end({}::regclass)").format(sql.Literal(ident.table(table)))
