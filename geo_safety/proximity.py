@@ -14,7 +14,10 @@ against PostGIS geography and pyproj's geodesic in the tests).
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
+from itertools import repeat
 
 import numpy as np
 import shapely
@@ -28,6 +31,8 @@ HAZARD_REACH_M = 1000.0
 _BAND_DEG = 1.0
 _M_PER_DEG = 110_000.0  # a little under the shortest degree of latitude: margins err on the wide side
 _EARTH_RADIUS_M = 6_371_000.0
+_FEATURES_PER_THREAD = 50_000  # below this a thread costs more than it saves
+_MAX_THREADS = 4
 
 
 @lru_cache(maxsize=64)
@@ -42,6 +47,35 @@ def _project(geoms: NDArray[np.object_], band: int) -> NDArray[np.object_]:
         geoms, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1]))
     )
     return projected
+
+
+def _parts(features: int) -> int:
+    """How many threads share a band's features: one per core for large inputs (a first load's million
+    premises: 5 s of nearest-school search on one core), one for the few features of an edit."""
+    return max(1, min(os.cpu_count() or 1, _MAX_THREADS, features // _FEATURES_PER_THREAD))
+
+
+def _band_pairs(
+    features: NDArray[np.object_],
+    tree: shapely.STRtree,
+    local_schools: NDArray[np.object_],
+    band: int,
+    reach_m: float,
+    nearest: bool,
+) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.float64]]:
+    """Pairs of ``features`` (WGS84) and the band's projected schools within ``reach_m``: positions, metres."""
+    local_features = _project(features, band)
+    if nearest:
+        fi, si = tree.query_nearest(local_features, max_distance=reach_m, all_matches=True)
+    else:
+        fi, si = tree.query(local_features, predicate="dwithin", distance=reach_m)
+    # planar length / the projection's scale k = 1 + x²/2R², x taken midway between the two shapes' centres
+    # (for shapes within a few km of each other that x is off by < 5 km: < 1 cm at 2 km)
+    fx = shapely.bounds(local_features[fi])
+    sx = shapely.bounds(local_schools[si])
+    x_mid = (fx[:, 0] + fx[:, 2] + sx[:, 0] + sx[:, 2]) / 4
+    planar = shapely.distance(local_features[fi], local_schools[si])
+    return fi, si, planar / (1 + x_mid**2 / (2 * _EARTH_RADIUS_M**2))
 
 
 def pairs_within(
@@ -77,21 +111,18 @@ def pairs_within(
         if not len(near):
             continue
         local_schools = _project(schools[near], int(band))
-        local_features = _project(features[members], int(band))
         tree = shapely.STRtree(local_schools)
-        if nearest:
-            fi, si = tree.query_nearest(local_features, max_distance=reach_m, all_matches=True)
+        parts = np.array_split(members, _parts(len(members)))
+        args = (repeat(tree), repeat(local_schools), repeat(int(band)), repeat(reach_m), repeat(nearest))
+        if len(parts) == 1:
+            done = list(map(_band_pairs, [features[members]], *args))
         else:
-            fi, si = tree.query(local_features, predicate="dwithin", distance=reach_m)
-        out_f.append(members[fi])
-        out_s.append(near[si])
-        # planar length / the projection's scale k = 1 + x²/2R², x taken midway between the two shapes' centres
-        # (for shapes within a few km of each other that x is off by < 5 km: < 1 cm at 2 km)
-        fx = shapely.bounds(local_features[fi])
-        sx = shapely.bounds(local_schools[si])
-        x_mid = (fx[:, 0] + fx[:, 2] + sx[:, 0] + sx[:, 2]) / 4
-        planar = shapely.distance(local_features[fi], local_schools[si])
-        out_d.append(planar / (1 + x_mid**2 / (2 * _EARTH_RADIUS_M**2)))
+            with ThreadPoolExecutor(len(parts)) as pool:  # GEOS and PROJ release the GIL: one part per core
+                done = list(pool.map(_band_pairs, [features[part] for part in parts], *args))
+        for part, (fi, si, dist) in zip(parts, done, strict=True):
+            out_f.append(part[fi])
+            out_s.append(near[si])
+            out_d.append(dist)
     if not out_f:
         return empty, empty, np.empty(0)
     return np.concatenate(out_f), np.concatenate(out_s), np.concatenate(out_d)

@@ -99,6 +99,28 @@ def test_zone_link_distance_is_a_geodesic_between_points_of_the_shapes() -> None
     assert dist[list(fi).index(1)] == pytest.approx(geod.inv(109.401, 21.601, 109.40, 21.60)[2], abs=0.005)
 
 
+def test_large_inputs_split_across_threads_find_the_same_pairs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A first load's nearest-school search runs one part per core; the parts' pairs are the one-thread pairs."""
+    from geo_safety import proximity
+
+    premises = gpd.read_file(DATA_DIR / "sample" / "premises.csv")
+    points = shapely.points(premises["lon"].astype(float), premises["lat"].astype(float))
+    schools = gpd.read_file(DATA_DIR / "sample" / "schools.geojson").geometry.to_numpy()
+    campuses = gpd.read_file(DATA_DIR / "sample" / "school_campuses.geojson").geometry.to_numpy()
+    footprints = np.concatenate([schools, campuses])
+    for nearest in (True, False):
+        one = proximity.pairs_within(points, footprints, PREMISE_REACH_M, nearest=nearest)
+        with monkeypatch.context() as patch:
+            patch.setattr(proximity, "_FEATURES_PER_THREAD", 700)  # 3,000 premises: 4 parts on 4 cores, else 2
+            patch.setattr(proximity.os, "cpu_count", lambda: 4)
+            assert proximity._parts(len(points)) == 4
+            split = proximity.pairs_within(points, footprints, PREMISE_REACH_M, nearest=nearest)
+        assert len(one[0]) > 1000
+        order_one, order_split = np.lexsort(one[1::-1]), np.lexsort(split[1::-1])
+        for a, b in zip(one, split, strict=True):
+            assert np.array_equal(a[order_one], b[order_split])
+
+
 def _by_id(engine: Engine, query: text, params: dict, key: str) -> dict[str, dict]:
     with engine.connect() as conn:
         return {row[key]: dict(row) for row in conn.execute(query, params).mappings()}

@@ -25,6 +25,8 @@ from geo_safety.sql import links as sql_links
 
 #: Refreshing every feature is cheaper than finding the affected ones when this many schools changed.
 _MANY_SCHOOLS = 500
+#: premises searched and written per round (the nearest-school search runs a thread per core within a round)
+_LINK_ROUND = 250_000
 
 
 def _read(raw: PgConnection, statement: Query, params: Sequence[object] = ()) -> pa.Table:
@@ -123,6 +125,22 @@ def link_new_premises(raw: PgConnection, ids: np.ndarray, x: np.ndarray, y: np.n
 
 
 def _link_points(
+    raw: PgConnection,
+    premise_ids: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    schools: tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> int:
+    """Links of premises at (``x``, ``y``), a round of :data:`_LINK_ROUND` premises at a time (written before the
+    next round is searched: a million premises' points, their projections and pairs at once took ~650 MB)."""
+    written = 0
+    for start in range(0, len(premise_ids), _LINK_ROUND):
+        part = slice(start, start + _LINK_ROUND)
+        written += _link_round(raw, premise_ids[part], x[part], y[part], schools)
+    return written
+
+
+def _link_round(
     raw: PgConnection,
     premise_ids: np.ndarray,
     x: np.ndarray,

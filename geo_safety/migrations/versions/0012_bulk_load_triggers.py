@@ -132,6 +132,8 @@ def upgrade() -> None:
             PERFORM geo_safety_bump_versions('premises', ARRAY(SELECT DISTINCT district_code FROM premises));
             -- what the links' due trigger does (0010), for all premises at once; nothing before rules are stored
             IF EXISTS (SELECT 1 FROM due_rules_meta) THEN
+                -- its sort of a million links and hash of a million premises fit in memory (till the load ends)
+                PERFORM set_config('work_mem', '256MB', true);
                 """
         + _ALL_DUE
         + """;
