@@ -191,6 +191,23 @@ def replace_section(block: list[str]) -> None:
     path.write_text(body.rstrip() + "\n", encoding="utf-8")
 
 
+def _import_target_parts(
+    x: importing.Load, ogr: importing.Load | None, floor: importing.Load
+) -> list[tuple[str, bool]]:
+    """Issue 17's import target of ``x``'s tool, each part judged on its own (ratios: to the peers of the same run)."""
+    memory = (f"≤ 1 GB RSS ({fmt(x.peak_mb or 0)} MB)", (x.peak_mb or 0) <= 1024)
+    if x.tool == "geo-safety load":
+        parts = [(f"≥ 160k rows/s ({fmt(x.rows_per_s)})", x.rows_per_s >= 160_000)]
+        if ogr is not None:
+            ratio = x.rows_per_s / ogr.rows_per_s
+            parts.append((f"≥ 2× ogr2ogr ({fmt(ratio, 2)}×)", ratio >= 2))
+        ratio = x.rows_per_s / floor.rows_per_s
+        return [*parts, (f"≥ ½ `\\copy` ({fmt(ratio, 2)}×)", ratio >= 0.5), memory]
+    if x.tool == "geo-safety load, schools present":
+        return [(f"≥ 100k rows/s ({fmt(x.rows_per_s)})", x.rows_per_s >= 100_000), memory]
+    return []
+
+
 def import_section(server: Server) -> list[str]:
     lines: list[str] = []
     loads = importing.run(server)
@@ -208,20 +225,11 @@ def import_section(server: Server) -> list[str]:
             f"{fmt(x.rows_per_s / floor.rows_per_s, 2)} | {x.note} |"
         )
     lines.append("")
-    targets = (
-        ("geo-safety load", 160_000, 1024, "≥ 160k rows/s (≥ 2× ogr2ogr, ≥ ½ `\\copy`), ≤ 1 GB RSS"),
-        ("geo-safety load, schools present", 100_000, 1024, "≥ 100k rows/s, ≤ 1 GB RSS"),
-    )
-    lines += ["Issue 17's import targets:", ""]
-    for tool, rate, peak_mb, words in targets:
-        x = next((x for x in loads if x.tool == tool), None)
-        if x is None:
-            continue
-        met = x.rows_per_s >= rate and (x.peak_mb or 0) <= peak_mb
-        lines.append(
-            f"- {tool}: {fmt(x.rows_per_s)} rows/s, {fmt(x.peak_mb or 0)} MB; target {words}: "
-            f"**{'met' if met else 'missed'}**"
-        )
+    lines += ["Issue 17's import targets (every part must be met):", ""]
+    for x in loads:
+        if parts := _import_target_parts(x, ogr, floor):
+            judged = "; ".join(f"{words}: {'met' if ok else 'missed'}" for words, ok in parts)
+            lines.append(f"- {x.tool}: {judged} → **{'met' if all(ok for _, ok in parts) else 'missed'}**")
     lines.append("")
     return lines
 
